@@ -1,0 +1,36 @@
+"""streamfold: fast, correct decoding and folding of OpenAI-style chat-completion streams.
+
+``fold(bytes_or_iterable)`` turns a whole Server-Sent Events stream into one
+``chat.completion`` dict; ``ChatAccumulator`` does it incrementally; ``SSEDecoder``
+frames raw bytes into events.  ``IMPLEMENTATION`` says whether the Cython core
+("cython") or the pure-Python twin ("python") is in use.
+"""
+
+from ._api import afold, fold
+from ._errors import (
+    EventTooLargeError,
+    IncompleteStreamError,
+    StreamAPIError,
+    StreamDecodeError,
+    StreamError,
+)
+from ._framing_py import DEFAULT_MAX_EVENT_BYTES
+from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "IMPLEMENTATION",
+    "ChatAccumulator",
+    "EventTooLargeError",
+    "IncompleteStreamError",
+    "LineSplitter",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamAPIError",
+    "StreamDecodeError",
+    "StreamError",
+    "afold",
+    "fold",
+]

@@ -1,0 +1,139 @@
+"""Exceptions, shared by the Cython core and the pure-Python twin.
+
+Both implementations build their errors through the helpers below, so messages are
+identical whichever implementation raised them.  Every error carries ``.partial``:
+the completion folded before the failure (None when no chunk had been folded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: How much of a bad event's data an error message shows.
+PREVIEW_CHARS = 200
+
+
+class StreamError(Exception):
+    """Base class of every error raised while decoding or folding a stream."""
+
+    partial: dict[str, Any] | None
+
+    def __init__(self, message: str, partial: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.__dict__.copy(), self.args))
+
+
+class StreamDecodeError(StreamError, ValueError):
+    """The bytes are not a valid chat-completion stream (bad JSON, bad chunk shape)."""
+
+
+class EventTooLargeError(StreamDecodeError):
+    """One event grew past ``max_event_bytes``; the rest of it was not buffered.
+
+    ``.events`` holds the events a ``SSEDecoder.feed`` call had completed before the
+    oversized one (empty when raised while folding: those events are in ``.partial``).
+    """
+
+    events: list[Any]
+
+    def __init__(
+        self, message: str, partial: dict[str, Any] | None = None, events: list[Any] | None = None
+    ) -> None:
+        super().__init__(message, partial)
+        self.events = events if events is not None else []
+
+
+class StreamAPIError(StreamError):
+    """The server reported an error inside the stream (after HTTP 200).
+
+    ``.error`` is the error object the stream carried (parsed JSON, or the raw text
+    of an ``event: error`` whose data is not JSON); ``.message`` its message.
+    """
+
+    error: Any
+    message: str
+
+    def __init__(self, message: str, error: Any = None, partial: dict[str, Any] | None = None) -> None:
+        super().__init__(message, partial)
+        self.error = error
+        self.message = message
+
+
+class IncompleteStreamError(StreamError):
+    """The stream ended before it was complete (no ``[DONE]`` and a choice unfinished)."""
+
+
+def _rebuild(cls: type, state: dict[str, Any], args: tuple[Any, ...]) -> StreamError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+# ---------------------------------------------------------------------------
+# Builders used by both implementations (only on error paths, never in the hot loop)
+
+
+def _preview(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else data
+    if len(text) > PREVIEW_CHARS:
+        return repr(text[:PREVIEW_CHARS]) + "..."
+    return repr(text)
+
+
+def _where(event_number: int, data: bytes | None) -> str:
+    if data is None:
+        return f"chunk {event_number}"
+    return f"event {event_number}"
+
+
+def invalid_json(event_number: int, data: bytes, reason: object) -> StreamDecodeError:
+    """Event data that starts like JSON but does not parse."""
+    return StreamDecodeError(f"{_where(event_number, data)}: invalid JSON ({reason}): data={_preview(data)}")
+
+
+def bad_shape(event_number: int, data: bytes | None, path: str, expected: str, value: object) -> StreamDecodeError:
+    """A chunk member whose type the chat-completion format does not allow."""
+    got = "null" if value is None else type(value).__name__
+    message = f"{_where(event_number, data)}: {path} must be {expected}, got {got}"
+    if data is not None:
+        message += f": data={_preview(data)}"
+    return StreamDecodeError(message)
+
+
+def event_too_large(event_number: int, limit: int) -> EventTooLargeError:
+    """An event (its field lines plus the unterminated line) passed the limit."""
+    return EventTooLargeError(f"event {event_number} is larger than max_event_bytes={limit}")
+
+
+def api_error(event_number: int, payload: Any, data: bytes | None) -> StreamAPIError:
+    """An in-band error: ``event: error`` or a chunk with a truthy ``error`` member.
+
+    ``payload`` is the decoded JSON (or the text when it is not JSON).  The error object
+    is ``payload["error"]`` when that is truthy, else the payload itself; the message is
+    ``error.message``, else ``payload.message``, else a preview of the data.
+    """
+    error = payload
+    if isinstance(payload, dict) and payload.get("error"):
+        error = payload["error"]
+    message = None
+    if isinstance(error, dict):
+        message = error.get("message")
+    if message is None and isinstance(payload, dict):
+        message = payload.get("message")
+    if message is None:
+        message = _preview(data) if data is not None else _preview(repr(error))
+    return StreamAPIError(f"{_where(event_number, data)}: server error: {message}", error)
+
+
+def incomplete(chunks: int, unfinished: list[int]) -> IncompleteStreamError:
+    """End of input without ``[DONE]`` while a choice had no ``finish_reason``."""
+    if chunks == 0:
+        return IncompleteStreamError("stream ended before any chunk arrived")
+    which = ", ".join(str(i) for i in unfinished)
+    return IncompleteStreamError(
+        f"stream ended after {chunks} chunks without [DONE]; choice {which} has no finish_reason"
+    )

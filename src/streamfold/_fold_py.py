@@ -1,0 +1,555 @@
+"""Chat-completion folding, pure-Python twin of ``ext/streamfold/_fold_c.pyx``.
+
+``ChatAccumulator`` frames raw stream bytes into events, decodes each chunk with orjson
+(bytes in, no str decode first) and folds the chunk deltas into one completion
+(SPEC.md sections 2 to 4).  Text is kept as a list of pieces and joined only when a
+snapshot or the result is asked for.
+
+A chunk is checked whole before any of it is folded, so a bad chunk leaves no trace in
+``.partial``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from . import _errors
+from ._framing_py import DEFAULT_MAX_EVENT_BYTES, Framer, _TooLarge, check_bytes
+
+#: Text pieces are joined into one block every this many pieces, so a long stream keeps
+#: one object per block instead of one per chunk.
+TEXT_BLOCK = 1024
+
+#: Top-level chunk members with rules of their own (not "first non-empty wins").
+_SPECIAL_TOP = frozenset(("choices", "usage", "object", "obfuscation", "error"))
+
+
+class _Text:
+    """A string being accumulated: pieces, joined once when the value is read."""
+
+    __slots__ = ("blocks", "pieces")
+
+    def __init__(self, first: str) -> None:
+        self.blocks: list[str] = []
+        self.pieces: list[str] = [first] if first else []
+
+    def add(self, piece: str) -> None:
+        if piece:
+            pieces = self.pieces
+            pieces.append(piece)
+            if len(pieces) >= TEXT_BLOCK:
+                self.blocks.append("".join(pieces))
+                pieces.clear()
+
+    def value(self) -> str:
+        if self.blocks:
+            return "".join(self.blocks) + "".join(self.pieces)
+        return "".join(self.pieces)
+
+
+def _is_empty(value: Any) -> bool:
+    """Empty for "first non-empty wins": null, "" or the integer 0."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value
+    return isinstance(value, int) and not isinstance(value, bool) and value == 0
+
+
+def _merge(old: Any, new: Any) -> Any:
+    """The generic delta rules: returns the new state of a member (``new`` is not None)."""
+    if isinstance(new, str):
+        if type(old) is _Text:
+            old.add(new)
+            return old
+        return _Text(new)
+    if isinstance(new, dict):
+        if type(old) is not dict:
+            old = {}
+        for key, value in new.items():
+            if value is not None:
+                old[key] = _merge(old.get(key), value)
+        return old
+    if isinstance(new, list):
+        if type(old) is not list:
+            old = []
+        for item in new:
+            if isinstance(item, dict):
+                index = item.get("index")
+                if isinstance(index, int) and not isinstance(index, bool):
+                    for j in range(len(old) - 1, -1, -1):
+                        if type(old[j]) is dict and old[j].get("index") == index:
+                            _merge(old[j], item)
+                            break
+                    else:
+                        old.append(_merge(None, item))
+                    continue
+            old.append(None if item is None else _merge(None, item))
+        return old
+    return new
+
+
+def _value(state: Any) -> Any:
+    """Turn a folded state back into plain JSON values."""
+    if type(state) is _Text:
+        return state.value()
+    if type(state) is dict:
+        return {key: _value(value) for key, value in state.items()}
+    if type(state) is list:
+        return [_value(value) for value in state]
+    return state
+
+
+def _name_merge(current: str, new: str) -> str:
+    """``id``/``type``/``name``: first non-empty value; identical resend ignored; else appended."""
+    if not new or new == current:
+        return current
+    if not current:
+        return new
+    return current + new
+
+
+def _arguments_piece(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+class _ToolCall:
+    __slots__ = ("index", "id", "type", "name", "arguments", "function_extra", "extra")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id = ""
+        self.type = ""
+        self.name = ""
+        self.arguments: _Text | None = None
+        self.function_extra: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}
+
+    def merge(self, fragment: dict[str, Any]) -> None:
+        for key, value in fragment.items():
+            if value is None or key == "index":
+                continue
+            if key == "function":
+                for fkey, fvalue in value.items():
+                    if fvalue is None:
+                        continue
+                    if fkey == "arguments":
+                        piece = _arguments_piece(fvalue)
+                        if self.arguments is None:
+                            self.arguments = _Text(piece)
+                        else:
+                            self.arguments.add(piece)
+                    elif fkey == "name":
+                        self.name = _name_merge(self.name, fvalue)
+                    else:
+                        self.function_extra[fkey] = _merge(self.function_extra.get(fkey), fvalue)
+            elif key == "id":
+                self.id = _name_merge(self.id, value)
+            elif key == "type":
+                self.type = _name_merge(self.type, value)
+            else:
+                self.extra[key] = _merge(self.extra.get(key), value)
+
+    def value(self) -> dict[str, Any]:
+        function = {"name": self.name, "arguments": self.arguments.value() if self.arguments is not None else ""}
+        function.update(_value(self.function_extra))
+        call = {"id": self.id, "type": self.type or "function", "function": function}
+        call.update(_value(self.extra))
+        return call
+
+
+class _ToolCalls:
+    """The tool calls of one choice, in arrival order."""
+
+    __slots__ = ("calls", "by_index")
+
+    def __init__(self) -> None:
+        self.calls: list[_ToolCall] = []
+        self.by_index: dict[int, _ToolCall] = {}  # index -> the latest call with that index
+
+    def merge(self, fragments: list[dict[str, Any]]) -> None:
+        calls = self.calls
+        for fragment in fragments:
+            index = fragment.get("index")
+            if index is None:
+                target = calls[-1] if calls else None
+            else:
+                target = self.by_index.get(index)
+            new_id = fragment.get("id")
+            if target is not None and new_id and target.id and new_id != target.id:
+                target = None  # a different id: a new call (Ollama, SGLang, Gemini)
+            if target is None:
+                if index is None:
+                    index = calls[-1].index + 1 if calls else 0
+                target = _ToolCall(index)
+                calls.append(target)
+                self.by_index[index] = target
+            target.merge(fragment)
+
+    def value(self) -> list[dict[str, Any]]:
+        return [call.value() for call in sorted(self.calls, key=lambda call: call.index)]
+
+
+class _FunctionCall:
+    """The legacy ``function_call`` member."""
+
+    __slots__ = ("name", "arguments", "extra")
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.arguments: _Text | None = None
+        self.extra: dict[str, Any] = {}
+
+    def merge(self, fragment: dict[str, Any]) -> None:
+        for key, value in fragment.items():
+            if value is None:
+                continue
+            if key == "arguments":
+                piece = _arguments_piece(value)
+                if self.arguments is None:
+                    self.arguments = _Text(piece)
+                else:
+                    self.arguments.add(piece)
+            elif key == "name":
+                self.name = _name_merge(self.name, value)
+            else:
+                self.extra[key] = _merge(self.extra.get(key), value)
+
+    def value(self) -> dict[str, Any]:
+        result = {"name": self.name, "arguments": self.arguments.value() if self.arguments is not None else ""}
+        result.update(_value(self.extra))
+        return result
+
+
+class _Choice:
+    __slots__ = ("index", "role", "content", "refusal", "message", "logprobs", "finish_reason", "extra")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.role: Any = "assistant"
+        self.content: Any = None
+        self.refusal: Any = None
+        self.message: dict[str, Any] = {}  # other message members, in order of arrival
+        self.logprobs: dict[str, Any] | None = None
+        self.finish_reason: Any = None
+        self.extra: dict[str, Any] = {}  # other choice members: last non-null wins
+
+    def merge(self, choice: dict[str, Any]) -> None:
+        for key, value in choice.items():
+            if value is None or key == "index":
+                continue
+            if key == "delta":
+                self._merge_delta(value)
+            elif key == "finish_reason":
+                self.finish_reason = value
+            elif key == "logprobs":
+                logprobs = self.logprobs
+                if logprobs is None:
+                    logprobs = self.logprobs = {"content": None, "refusal": None}
+                for lkey, lvalue in value.items():
+                    if lvalue is None:
+                        continue
+                    if lkey == "content" or lkey == "refusal":
+                        if logprobs[lkey] is None:
+                            logprobs[lkey] = list(lvalue)
+                        else:
+                            logprobs[lkey].extend(lvalue)
+                    else:
+                        logprobs[lkey] = lvalue
+            else:
+                self.extra[key] = value
+
+    def _merge_delta(self, delta: dict[str, Any]) -> None:
+        for key, value in delta.items():
+            if value is None:
+                continue
+            if key == "content":
+                content = self.content
+                if type(content) is _Text and type(value) is str:  # the hot path
+                    if value:
+                        content.add(value)
+                else:
+                    self.content = _merge(content, value)
+            elif key == "role":
+                self.role = value
+            elif key == "refusal":
+                self.refusal = _merge(self.refusal, value)
+            elif key == "tool_calls":
+                calls = self.message.get("tool_calls")
+                if calls is None:
+                    if not value:
+                        continue  # Groq repeats "tool_calls": [] on every chunk
+                    calls = self.message["tool_calls"] = _ToolCalls()
+                calls.merge(value)
+            elif key == "function_call":
+                call = self.message.get("function_call")
+                if call is None:
+                    call = self.message["function_call"] = _FunctionCall()
+                call.merge(value)
+            else:
+                self.message[key] = _merge(self.message.get(key), value)
+
+    def value(self) -> dict[str, Any]:
+        message = {"role": self.role, "content": _value(self.content), "refusal": _value(self.refusal)}
+        for key, state in self.message.items():
+            message[key] = state.value() if isinstance(state, (_ToolCalls, _FunctionCall)) else _value(state)
+        result = {
+            "index": self.index,
+            "message": message,
+            "logprobs": _copy_logprobs(self.logprobs),
+            "finish_reason": self.finish_reason,
+        }
+        result.update(self.extra)
+        return result
+
+
+def _copy_logprobs(logprobs: dict[str, Any] | None) -> dict[str, Any] | None:
+    if logprobs is None:
+        return None
+    return {key: list(value) if type(value) is list else value for key, value in logprobs.items()}
+
+
+# ---------------------------------------------------------------------------
+# Shape checks: everything the merge relies on, checked before anything is merged
+
+
+def _check_choices(chunk: dict[str, Any], number: int, data: bytes | None) -> list[tuple[int, dict[str, Any]]]:
+    """Check a decoded chunk's choices; return them as (index, choice) pairs."""
+    choices = chunk.get("choices")
+    if choices is None:
+        return []
+    if not isinstance(choices, list):
+        raise _errors.bad_shape(number, data, "choices", "a list", choices)
+    checked = []
+    for i, choice in enumerate(choices):
+        where = f"choices[{i}]"
+        if not isinstance(choice, dict):
+            raise _errors.bad_shape(number, data, where, "an object", choice)
+        index = choice.get("index")
+        if index is None:
+            index = 0
+        elif not isinstance(index, int) or isinstance(index, bool):
+            raise _errors.bad_shape(number, data, where + ".index", "an integer", index)
+        logprobs = choice.get("logprobs")
+        if logprobs is not None:
+            if not isinstance(logprobs, dict):
+                raise _errors.bad_shape(number, data, where + ".logprobs", "an object", logprobs)
+            for key in ("content", "refusal"):
+                value = logprobs.get(key)
+                if value is not None and not isinstance(value, list):
+                    raise _errors.bad_shape(number, data, f"{where}.logprobs.{key}", "a list", value)
+        delta = choice.get("delta")
+        if delta is not None:
+            if not isinstance(delta, dict):
+                raise _errors.bad_shape(number, data, where + ".delta", "an object", delta)
+            _check_delta(delta, number, data, where + ".delta")
+        checked.append((index, choice))
+    return checked
+
+
+def _check_delta(delta: dict[str, Any], number: int, data: bytes | None, where: str) -> None:
+    calls = delta.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            raise _errors.bad_shape(number, data, where + ".tool_calls", "a list", calls)
+        for j, call in enumerate(calls):
+            path = f"{where}.tool_calls[{j}]"
+            if not isinstance(call, dict):
+                raise _errors.bad_shape(number, data, path, "an object", call)
+            index = call.get("index")
+            if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+                raise _errors.bad_shape(number, data, path + ".index", "an integer", index)
+            for key in ("id", "type"):
+                value = call.get(key)
+                if value is not None and not isinstance(value, str):
+                    raise _errors.bad_shape(number, data, f"{path}.{key}", "a string", value)
+            function = call.get("function")
+            if function is not None:
+                _check_function(function, number, data, path + ".function")
+    function_call = delta.get("function_call")
+    if function_call is not None:
+        _check_function(function_call, number, data, where + ".function_call")
+
+
+def _check_function(function: Any, number: int, data: bytes | None, where: str) -> None:
+    if not isinstance(function, dict):
+        raise _errors.bad_shape(number, data, where, "an object", function)
+    name = function.get("name")
+    if name is not None and not isinstance(name, str):
+        raise _errors.bad_shape(number, data, where + ".name", "a string", name)
+
+
+# ---------------------------------------------------------------------------
+
+
+class ChatAccumulator:
+    """Folds a chat-completion stream into one ``chat.completion`` dict.
+
+    Feed raw stream bytes (split anywhere) with ``feed``, or chunks you decoded yourself
+    with ``add_chunk``.  ``snapshot()`` returns the completion so far; ``result()`` the
+    final completion, raising ``IncompleteStreamError`` if the stream did not finish.
+    Errors carry ``.partial``, the completion folded before the failure.
+    """
+
+    __slots__ = ("_framer", "_top", "_settled", "_usage", "_groq_usage", "_choices",
+                 "_chunks", "_events", "_ignored", "_done", "_error")
+
+    def __init__(self, *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._framer = Framer(max_event_bytes)
+        self._top: dict[str, Any] = {}
+        self._settled: set[str] = set(_SPECIAL_TOP)  # top-level keys that can no longer change
+        self._usage: Any = None
+        self._groq_usage: Any = None
+        self._choices: dict[int, _Choice] = {}
+        self._chunks = 0
+        self._events = 0
+        self._ignored = 0
+        self._done = False
+        self._error: _errors.StreamError | None = None
+
+    @property
+    def chunks(self) -> int:
+        """Chunks folded so far."""
+        return self._chunks
+
+    @property
+    def events(self) -> int:
+        """Events dispatched by the framing so far (``feed`` only)."""
+        return self._events
+
+    @property
+    def ignored(self) -> int:
+        """Events ignored: other event types, non-JSON data (keep-alives, pings)."""
+        return self._ignored
+
+    @property
+    def done(self) -> bool:
+        """True once ``data: [DONE]`` was seen; later input is ignored."""
+        return self._done
+
+    def feed(self, data: bytes) -> None:
+        """Fold raw stream bytes, split anywhere."""
+        if self._done:
+            check_bytes(data)
+            return
+        if self._error is not None:
+            raise self._error
+        try:
+            raw_events = self._framer.feed(data)
+            too_large = None
+        except _TooLarge as exc:
+            raw_events = exc.events
+            too_large = exc.error
+        for etype, payload, _id, _retry in raw_events:
+            self._events += 1
+            if etype and etype != b"message":
+                if etype == b"error":
+                    self._fail(_errors.api_error(self._events, _parse_error_data(payload), payload))
+                self._ignored += 1
+                continue
+            if payload == b"[DONE]":
+                self._done = True
+                return
+            if payload[:1] != b"{" and payload.lstrip(b" \t\n")[:1] != b"{":
+                self._ignored += 1
+                continue
+            try:
+                chunk = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                self._fail(_errors.invalid_json(self._events, payload, exc))
+            self._add(chunk, self._events, payload)
+        if too_large is not None:
+            self._fail(too_large)
+
+    def add_chunk(self, chunk: dict[str, Any]) -> None:
+        """Fold one chunk that was already decoded."""
+        if self._error is not None:
+            raise self._error
+        self._add(chunk, self._chunks + 1, None)
+
+    def _fail(self, error: _errors.StreamError, final: bool = True) -> None:
+        """Raise ``error`` with the partial completion; a final error is raised again on reuse."""
+        error.partial = self._partial()
+        if final:
+            self._error = error
+        raise error
+
+    def _partial(self) -> dict[str, Any] | None:
+        return self.snapshot() if self._chunks else None
+
+    def _add(self, chunk: Any, number: int, data: bytes | None) -> None:
+        if not isinstance(chunk, dict):
+            self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk))
+        if chunk.get("error"):
+            self._fail(_errors.api_error(number, chunk, data))
+        try:
+            choices = _check_choices(chunk, number, data)
+        except _errors.StreamDecodeError as exc:
+            self._fail(exc)
+        self._chunks += 1
+
+        if not self._settled.issuperset(chunk):
+            top = self._top
+            settled = self._settled
+            for key, value in chunk.items():
+                if key in settled or value is None:
+                    continue
+                current = top.get(key)
+                if current is None or (_is_empty(current) and not _is_empty(value)):
+                    top[key] = value
+                    if not _is_empty(value):
+                        settled.add(key)
+        usage = chunk.get("usage")
+        if usage is not None:
+            self._usage = usage
+        groq = chunk.get("x_groq")
+        if type(groq) is dict:
+            usage = groq.get("usage")
+            if usage is not None:
+                self._groq_usage = usage
+
+        states = self._choices
+        for index, choice in choices:
+            state = states.get(index)
+            if state is None:
+                state = states[index] = _Choice(index)
+            state.merge(choice)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The completion folded so far (SPEC.md section 3 shape)."""
+        top = self._top
+        result: dict[str, Any] = {
+            "id": top.get("id"),
+            "object": "chat.completion",
+            "created": top.get("created"),
+            "model": top.get("model"),
+        }
+        for key, value in top.items():
+            if key not in result:
+                result[key] = value
+        result["choices"] = [self._choices[i].value() for i in sorted(self._choices)]
+        usage = self._usage if self._usage is not None else self._groq_usage
+        if usage is not None:
+            result["usage"] = usage
+        return result
+
+    def result(self) -> dict[str, Any]:
+        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished."""
+        if self._error is not None:
+            raise self._error
+        if not self._done:
+            unfinished = [i for i in sorted(self._choices) if self._choices[i].finish_reason is None]
+            if not self._chunks or unfinished:
+                self._fail(_errors.incomplete(self._chunks, unfinished), final=False)
+        return self.snapshot()
+
+
+def _parse_error_data(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload.decode("utf-8", "replace")
