@@ -213,7 +213,7 @@ cdef object _merge(object old, object new):
                 if _is_int(index):
                     for j in range(PyList_GET_SIZE(items) - 1, -1, -1):
                         found = <object>PyList_GET_ITEM(items, j)
-                        if type(found) is dict and found.get("index") == index:
+                        if type(found) is dict and _same_index(found.get("index"), index):
                             _merge(found, item)
                             break
                     else:
@@ -224,6 +224,19 @@ cdef object _merge(object old, object new):
     return new
 
 
+cdef inline bint _same_index(object found, object index):
+    return _is_int(found) and found == index
+
+
+cdef object _copy(object value):
+    """A copy of a JSON value kept by reference, so a returned snapshot shares nothing."""
+    if PyDict_Check(value):
+        return {key: _copy(item) for key, item in value.items()}
+    if PyList_Check(value):
+        return [_copy(item) for item in value]
+    return value
+
+
 cdef object _value(object state):
     """Turn a folded state back into plain JSON values."""
     if type(state) is _Text:
@@ -232,7 +245,7 @@ cdef object _value(object state):
         return {key: _value(value) for key, value in (<dict>state).items()}
     if type(state) is list:
         return [_value(value) for value in <list>state]
-    return state
+    return _copy(state)
 
 
 cdef inline str _name_merge(str current, object new):
@@ -501,7 +514,7 @@ cdef class _Choice:
         return 0
 
     cdef dict value(self):
-        cdef dict message = {"role": self.role, "content": _value(self.content),
+        cdef dict message = {"role": _copy(self.role), "content": _value(self.content),
                              "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             if type(state) is _ToolCalls:
@@ -513,17 +526,11 @@ cdef class _Choice:
         cdef dict result = {
             "index": self.index,
             "message": message,
-            "logprobs": _copy_logprobs(self.logprobs),
-            "finish_reason": self.finish_reason,
+            "logprobs": _copy(self.logprobs),
+            "finish_reason": _copy(self.finish_reason),
         }
-        result.update(self.extra)
+        result.update(_copy(self.extra))
         return result
-
-
-cdef object _copy_logprobs(dict logprobs):
-    if logprobs is None:
-        return None
-    return {key: list(value) if type(value) is list else value for key, value in logprobs.items()}
 
 # ---------------------------------------------------------------------------
 # Shape checks: everything the merge relies on, checked before anything is merged.
@@ -578,7 +585,6 @@ cdef int _check_delta(dict delta, Py_ssize_t number, object data, Py_ssize_t i) 
     cdef PyObject* p_calls = NULL
     cdef PyObject* p_function_call = NULL
     cdef object calls, call, index, value, function
-    cdef str path
     cdef Key key
     while PyDict_Next(delta, &pos, &k, &v):
         key = _key(<object>k)
@@ -592,22 +598,34 @@ cdef int _check_delta(dict delta, Py_ssize_t number, object data, Py_ssize_t i) 
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls", "a list", calls)
         for j in range(PyList_GET_SIZE(calls)):
             call = <object>PyList_GET_ITEM(calls, j)
-            path = f"choices[{i}].delta.tool_calls[{j}]"
             if not PyDict_Check(call):
-                raise _errors.bad_shape(number, data, path, "an object", call)
+                raise _errors.bad_shape(number, data, _call_path(i, j), "an object", call)
             index = (<dict>call).get("index")
             if index is not None and not _is_int(index):
-                raise _errors.bad_shape(number, data, path + ".index", "an integer", index)
-            for name in ("id", "type"):
-                value = (<dict>call).get(name)
-                if value is not None and not PyUnicode_Check(value):
-                    raise _errors.bad_shape(number, data, f"{path}.{name}", "a string", value)
+                raise _errors.bad_shape(number, data, _call_path(i, j) + ".index", "an integer", index)
+            value = (<dict>call).get("id")
+            if value is not None and not PyUnicode_Check(value):
+                raise _errors.bad_shape(number, data, _call_path(i, j) + ".id", "a string", value)
+            value = (<dict>call).get("type")
+            if value is not None and not PyUnicode_Check(value):
+                raise _errors.bad_shape(number, data, _call_path(i, j) + ".type", "a string", value)
             function = (<dict>call).get("function")
             if function is not None:
-                _check_function(function, number, data, path + ".function")
+                if not PyDict_Check(function) or not _name_ok(function):
+                    _check_function(function, number, data, _call_path(i, j) + ".function")
     if p_function_call != NULL and <object>p_function_call is not None:
         _check_function(<object>p_function_call, number, data, f"choices[{i}].delta.function_call")
     return 0
+
+
+cdef str _call_path(Py_ssize_t i, Py_ssize_t j):
+    """Only built on the error path: formatting it per fragment would cost more than the check."""
+    return f"choices[{i}].delta.tool_calls[{j}]"
+
+
+cdef inline bint _name_ok(dict function):
+    name = function.get("name")
+    return name is None or PyUnicode_Check(name)
 
 
 cdef int _check_function(object function, Py_ssize_t number, object data, str where) except -1:
@@ -804,11 +822,11 @@ cdef class ChatAccumulator:
         }
         for key, value in top.items():
             if key not in result:
-                result[key] = value
+                result[key] = _copy(value)
         result["choices"] = [(<_Choice>self._choices[i]).value() for i in sorted(self._choices)]
         usage = self._usage if self._usage is not None else self._groq_usage
         if usage is not None:
-            result["usage"] = usage
+            result["usage"] = _copy(usage)
         return result
 
     def result(self):

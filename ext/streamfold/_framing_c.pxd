@@ -18,6 +18,7 @@ cdef class LineSplitter:
     cdef int next_line(self) except -1
     cdef int _tail_add(self, const char* p, Py_ssize_t n) except -1
     cdef void reset(self)
+    cdef bint keep_comment_mark(self)
 
 
 cdef class Framer:
@@ -38,7 +39,7 @@ cdef class Framer:
     cdef bytes _type
     cdef str _id
     cdef object _event_retry
-    cdef object _failed
+    cdef Py_ssize_t _failed_at           # number of the event that passed the limit (0: none)
     # the event found by next_event()
     cdef bytes ev_type
     cdef bytes ev_data

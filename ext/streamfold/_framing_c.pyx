@@ -68,8 +68,19 @@ cdef class LineSplitter:
         self._tail_is_line = False
         self._cr = False
 
+    def __init__(self):
+        pass
+
     def __dealloc__(self):
         PyMem_Free(self._tail)
+
+    cdef bint keep_comment_mark(self):
+        """If the unterminated line is a comment, drop all of it but its ':' (the framer
+        ignores comments, so a huge one must not be buffered); returns True if it is one."""
+        if self._tail_len and not self._tail_is_line and self._tail[0] == b":":
+            self._tail_len = 1
+            return True
+        return False
 
     @property
     def pending(self):
@@ -188,7 +199,7 @@ cdef class Framer:
         self.last_event_id = ""
         self.retry = None
         self.dispatched = 0
-        self._failed = None
+        self._failed_at = 0
         self._reset()
 
     def __dealloc__(self):
@@ -208,17 +219,17 @@ cdef class Framer:
     def close(self):
         """End of this stream; the framer can take a new one (``last_event_id``/``retry`` kept)."""
         self.lines.reset()
-        self._failed = None
+        self._failed_at = 0
         self._reset()
 
     cdef int _fail(self) except -1:
-        self._failed = event_too_large(self.dispatched + 1, self.limit)
-        raise self._failed
+        self._failed_at = self.dispatched + 1
+        raise event_too_large(self._failed_at, self.limit)
 
     cdef int feed_input(self, object data) except -1:
         cdef bytes piece = _as_bytes(data)
-        if self._failed is not None:
-            raise self._failed
+        if self._failed_at:  # a new error each time: it completed no event
+            raise event_too_large(self._failed_at, self.limit)
         if not self._started:
             piece = self._head + piece
             if PyBytes_GET_SIZE(piece) < 3 and _BOM.startswith(piece):
@@ -326,7 +337,7 @@ cdef class Framer:
                 if digits:
                     self.retry = self._event_retry = int(PyBytes_FromStringAndSize(value, value_len))
         # the piece is used up
-        if self.limit >= 0 and self._size + lines._tail_len > self.limit:
+        if not lines.keep_comment_mark() and self.limit >= 0 and self._size + lines._tail_len > self.limit:
             self._fail()
         if self._view_active:  # the piece goes away: copy the data line it held
             self._dbuf_add(self._view, self._view_len)
@@ -408,8 +419,8 @@ cdef class SSEDecoder:
         """Decode ``data``; return the events it completed."""
         cdef list events = []
         cdef Framer framer = self._framer
-        framer.feed_input(data)
         try:
+            framer.feed_input(data)
             while framer.next_event():
                 PyList_Append(events, _make_event(framer))
         except EventTooLargeError as exc:

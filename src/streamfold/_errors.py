@@ -50,16 +50,19 @@ class StreamAPIError(StreamError):
     """The server reported an error inside the stream (after HTTP 200).
 
     ``.error`` is the error object the stream carried (parsed JSON, or the raw text
-    of an ``event: error`` whose data is not JSON); ``.message`` its message.
+    of an ``event: error`` whose data is not JSON); ``.message`` the server's message
+    alone (``str(exc)`` adds where in the stream it came).
     """
 
     error: Any
     message: str
 
-    def __init__(self, message: str, error: Any = None, partial: dict[str, Any] | None = None) -> None:
-        super().__init__(message, partial)
+    def __init__(
+        self, text: str, error: Any = None, partial: dict[str, Any] | None = None, message: str | None = None
+    ) -> None:
+        super().__init__(text, partial)
         self.error = error
-        self.message = message
+        self.message = text if message is None else message
 
 
 class IncompleteStreamError(StreamError):
@@ -126,7 +129,8 @@ def api_error(event_number: int, payload: Any, data: bytes | None) -> StreamAPIE
         message = payload.get("message")
     if message is None:
         message = _preview(data) if data is not None else _preview(repr(error))
-    return StreamAPIError(f"{_where(event_number, data)}: server error: {message}", error)
+    message = str(message)
+    return StreamAPIError(f"{_where(event_number, data)}: server error: {message}", error, message=message)
 
 
 def incomplete(chunks: int, unfinished: list[int]) -> IncompleteStreamError:

@@ -80,7 +80,7 @@ def _merge(old: Any, new: Any) -> Any:
                 index = item.get("index")
                 if isinstance(index, int) and not isinstance(index, bool):
                     for j in range(len(old) - 1, -1, -1):
-                        if type(old[j]) is dict and old[j].get("index") == index:
+                        if type(old[j]) is dict and _same_index(old[j].get("index"), index):
                             _merge(old[j], item)
                             break
                     else:
@@ -91,6 +91,19 @@ def _merge(old: Any, new: Any) -> Any:
     return new
 
 
+def _same_index(found: Any, index: int) -> bool:
+    return isinstance(found, int) and not isinstance(found, bool) and found == index
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value kept by reference, so a returned snapshot shares nothing."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
 def _value(state: Any) -> Any:
     """Turn a folded state back into plain JSON values."""
     if type(state) is _Text:
@@ -99,7 +112,7 @@ def _value(state: Any) -> Any:
         return {key: _value(value) for key, value in state.items()}
     if type(state) is list:
         return [_value(value) for value in state]
-    return state
+    return _copy(state)
 
 
 def _name_merge(current: str, new: str) -> str:
@@ -294,23 +307,17 @@ class _Choice:
                 self.message[key] = _merge(self.message.get(key), value)
 
     def value(self) -> dict[str, Any]:
-        message = {"role": self.role, "content": _value(self.content), "refusal": _value(self.refusal)}
+        message = {"role": _copy(self.role), "content": _value(self.content), "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             message[key] = state.value() if isinstance(state, (_ToolCalls, _FunctionCall)) else _value(state)
         result = {
             "index": self.index,
             "message": message,
-            "logprobs": _copy_logprobs(self.logprobs),
-            "finish_reason": self.finish_reason,
+            "logprobs": _copy(self.logprobs),
+            "finish_reason": _copy(self.finish_reason),
         }
-        result.update(self.extra)
+        result.update(_copy(self.extra))
         return result
-
-
-def _copy_logprobs(logprobs: dict[str, Any] | None) -> dict[str, Any] | None:
-    if logprobs is None:
-        return None
-    return {key: list(value) if type(value) is list else value for key, value in logprobs.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -530,11 +537,11 @@ class ChatAccumulator:
         }
         for key, value in top.items():
             if key not in result:
-                result[key] = value
+                result[key] = _copy(value)
         result["choices"] = [self._choices[i].value() for i in sorted(self._choices)]
         usage = self._usage if self._usage is not None else self._groq_usage
         if usage is not None:
-            result["usage"] = usage
+            result["usage"] = _copy(usage)
         return result
 
     def result(self) -> dict[str, Any]:

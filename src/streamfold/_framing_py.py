@@ -80,6 +80,16 @@ class LineSplitter:
             self._pending += len(rest)
         return lines
 
+    def _keep_comment_mark(self) -> bool:
+        """If the unterminated line is a comment, drop all of it but its ':' (the framer
+        ignores comments, so a huge one must not be buffered); returns True if it is one."""
+        if self._tail and self._tail[0][:1] == b":":
+            if self._pending > 1:
+                self._tail = [b":"]
+                self._pending = 1
+            return True
+        return False
+
     def close(self) -> list[bytes]:
         """End of input: return the unterminated line (if any) and reset."""
         tail = b"".join(self._tail)
@@ -107,7 +117,7 @@ class Framer:
 
     __slots__ = (
         "limit", "last_event_id", "retry", "dispatched",
-        "_lines", "_head", "_started", "_size", "_data", "_type", "_id", "_event_retry", "_failed",
+        "_lines", "_head", "_started", "_size", "_data", "_type", "_id", "_event_retry", "_failed_at",
     )
 
     def __init__(self, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
@@ -116,7 +126,7 @@ class Framer:
         self.retry: int | None = None
         self.dispatched = 0
         self._lines = LineSplitter()
-        self._failed: EventTooLargeError | None = None
+        self._failed_at = 0  # number of the event that passed the limit (0: none)
         self._reset()
 
     def _reset(self) -> None:
@@ -135,13 +145,13 @@ class Framer:
         ``retry`` carry over, as they do for an EventSource.
         """
         self._lines.close()
-        self._failed = None
+        self._failed_at = 0
         self._reset()
 
     def feed(self, data: bytes) -> list[RawEvent]:
         check_bytes(data)
-        if self._failed is not None:
-            raise _TooLarge(self._failed, [])
+        if self._failed_at:  # a new error each time: it completed no event
+            raise _TooLarge(event_too_large(self._failed_at, self.limit), [])
         if not self._started:
             data = self._head + bytes(data)
             if len(data) < 3 and _BOM.startswith(data):
@@ -193,15 +203,15 @@ class Framer:
                 elif name == b"retry":
                     if value.isdigit():  # ASCII digits only, not empty
                         self.retry = self._event_retry = int(value)
-            if limit >= 0 and size + self._lines.pending > limit:
+            if not self._lines._keep_comment_mark() and limit >= 0 and size + self._lines.pending > limit:
                 raise self._fail(events)
         finally:
             self._size = size
         return events
 
     def _fail(self, events: list[RawEvent]) -> _TooLarge:
-        self._failed = event_too_large(self.dispatched + 1, self.limit)
-        return _TooLarge(self._failed, events)
+        self._failed_at = self.dispatched + 1
+        return _TooLarge(event_too_large(self._failed_at, self.limit), events)
 
 
 class ServerSentEvent:
