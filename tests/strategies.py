@@ -553,7 +553,7 @@ def set_path(node: Any, path: tuple[Any, ...], value: Any) -> None:
 def damage_chunk(chunk: Chunk, path: tuple[Any, ...], value: Any) -> Chunk:
     """A copy of ``chunk`` with one member overwritten."""
     damaged = copy.deepcopy(chunk)
-    set_path(damaged, path, value)
+    set_path(damaged, path, copy.deepcopy(value))
     return damaged
 
 
@@ -624,7 +624,7 @@ def damage(chunks: list[Chunk], rng: random.Random) -> list[Payload]:
         at = min(at, len(payloads) - 1)
         chunk = payloads[at]
         assert isinstance(chunk, dict)
-        payloads[at] = damage_chunk(chunk, rng.choice(SHAPE_PATHS), copy.deepcopy(rng.choice(BAD_VALUES)))
+        payloads[at] = damage_chunk(chunk, rng.choice(SHAPE_PATHS), rng.choice(BAD_VALUES))
     elif kind == "data":
         payloads.insert(at, rng.choice(BAD_DATA))
     elif kind == "error_event":

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,6 +31,7 @@ from strategies import (
     damage,
     damage_chunk,
     decode_outcome,
+    encode_sse,
     fold_call_outcome,
     fold_outcome,
     key_orders,
@@ -185,9 +187,7 @@ def test_add_chunk_rejects_what_feed_rejects(
     chunks = list(stream.chunks)
     at %= len(chunks)
     chunks[at] = damage_chunk(chunks[at], path, value)
-    import random
-
-    raw = sse_bytes_from(chunks, seed)
+    raw = encode_sse(chunks, random.Random(seed))
     fed = fold_outcome(impl, [raw])
     added = add_chunk_outcome(impl, chunks)
     if fed.error is None or fed.error[0] is IncompleteStreamError:
@@ -202,35 +202,7 @@ def test_add_chunk_rejects_what_feed_rejects(
     assert (added_class, added_partial) == (fed_class, fed_partial)
     assert added_message.startswith(f"chunk {at + 1}: ")
     assert fed_message.startswith("event ")
-    if fed_class is StreamDecodeError:  # same complaint; the byte path adds the data
+    if fed_class is StreamDecodeError:  # the same complaint; the byte path adds the data
         fed_body = fed_message.split(": ", 1)[1]
         added_body = added_message.split(": ", 1)[1]
         assert fed_body.startswith(added_body + ": data=")
-    del random
-
-
-def sse_bytes_from(chunks: list[Any], seed: int) -> bytes:
-    """Chunks encoded with the framing variations, decided by ``seed``."""
-    import random
-
-    from strategies import encode_sse
-
-    return encode_sse(chunks, random.Random(seed))
-
-
-@given(stream=chat_streams(), seed=seeds)
-def test_damaged_streams_fold_alike_from_chunks_and_bytes(impl: SimpleNamespace, stream: Any, seed: int) -> None:
-    """Whole damaged payload lists (non-object data included): whatever ``feed`` folds
-    from the bytes, ``add_chunk`` folds from the decoded JSON objects."""
-    import random
-
-    import orjson
-
-    payloads = damage(stream.chunks, random.Random(seed))
-    chunks = [p for p in payloads if isinstance(p, dict)]
-    fed = impl.ChatAccumulator()
-    fed.feed(sse_bytes_from(chunks, seed))
-    added = add_chunk_outcome(impl, [orjson.loads(orjson.dumps(chunk)) for chunk in chunks])
-    if added.error is None:
-        assert added.result == fed.snapshot()
-    del payloads

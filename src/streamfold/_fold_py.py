@@ -324,62 +324,76 @@ class _Choice:
 # Shape checks: everything the merge relies on, checked before anything is merged
 
 
-def _check_choices(chunk: dict[str, Any], number: int, data: bytes | None) -> list[tuple[int, dict[str, Any]]]:
-    """Check a decoded chunk's choices; return them as (index, choice) pairs."""
-    choices = chunk.get("choices")
-    if choices is None:
-        return []
+def _is_index(value: Any) -> bool:
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[int, dict[str, Any]]]:
+    """Check a chunk's choices; return them as (index, choice) pairs.
+
+    Error paths (``choices[0].delta...``) are only formatted when a check fails: building
+    them for every chunk would cost more than the checks.
+    """
     if not isinstance(choices, list):
         raise _errors.bad_shape(number, data, "choices", "a list", choices)
     checked = []
     for i, choice in enumerate(choices):
-        where = f"choices[{i}]"
         if not isinstance(choice, dict):
-            raise _errors.bad_shape(number, data, where, "an object", choice)
+            raise _errors.bad_shape(number, data, f"choices[{i}]", "an object", choice)
         index = choice.get("index")
         if index is None:
             index = 0
-        elif not isinstance(index, int) or isinstance(index, bool):
-            raise _errors.bad_shape(number, data, where + ".index", "an integer", index)
+        elif not _is_index(index):
+            raise _errors.bad_shape(number, data, f"choices[{i}].index", "an integer", index)
         logprobs = choice.get("logprobs")
         if logprobs is not None:
-            if not isinstance(logprobs, dict):
-                raise _errors.bad_shape(number, data, where + ".logprobs", "an object", logprobs)
-            for key in ("content", "refusal"):
-                value = logprobs.get(key)
-                if value is not None and not isinstance(value, list):
-                    raise _errors.bad_shape(number, data, f"{where}.logprobs.{key}", "a list", value)
+            _check_logprobs(logprobs, number, data, i)
         delta = choice.get("delta")
         if delta is not None:
             if not isinstance(delta, dict):
-                raise _errors.bad_shape(number, data, where + ".delta", "an object", delta)
-            _check_delta(delta, number, data, where + ".delta")
+                raise _errors.bad_shape(number, data, f"choices[{i}].delta", "an object", delta)
+            calls = delta.get("tool_calls")
+            if calls is not None:
+                _check_tool_calls(calls, number, data, i)
+            function_call = delta.get("function_call")
+            if function_call is not None:
+                _check_function(function_call, number, data, f"choices[{i}].delta.function_call")
         checked.append((index, choice))
     return checked
 
 
-def _check_delta(delta: dict[str, Any], number: int, data: bytes | None, where: str) -> None:
-    calls = delta.get("tool_calls")
-    if calls is not None:
-        if not isinstance(calls, list):
-            raise _errors.bad_shape(number, data, where + ".tool_calls", "a list", calls)
-        for j, call in enumerate(calls):
-            path = f"{where}.tool_calls[{j}]"
-            if not isinstance(call, dict):
-                raise _errors.bad_shape(number, data, path, "an object", call)
-            index = call.get("index")
-            if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
-                raise _errors.bad_shape(number, data, path + ".index", "an integer", index)
-            for key in ("id", "type"):
-                value = call.get(key)
-                if value is not None and not isinstance(value, str):
-                    raise _errors.bad_shape(number, data, f"{path}.{key}", "a string", value)
-            function = call.get("function")
-            if function is not None:
-                _check_function(function, number, data, path + ".function")
-    function_call = delta.get("function_call")
-    if function_call is not None:
-        _check_function(function_call, number, data, where + ".function_call")
+def _check_logprobs(logprobs: Any, number: int, data: bytes | None, i: int) -> None:
+    if not isinstance(logprobs, dict):
+        raise _errors.bad_shape(number, data, f"choices[{i}].logprobs", "an object", logprobs)
+    for key in ("content", "refusal"):
+        value = logprobs.get(key)
+        if value is not None and not isinstance(value, list):
+            raise _errors.bad_shape(number, data, f"choices[{i}].logprobs.{key}", "a list", value)
+
+
+def _check_tool_calls(calls: Any, number: int, data: bytes | None, i: int) -> None:
+    if not isinstance(calls, list):
+        raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls", "a list", calls)
+    for j, call in enumerate(calls):
+        if not isinstance(call, dict):
+            raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}]", "an object", call)
+        index = call.get("index")
+        if index is not None and not _is_index(index):
+            raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].index", "an integer", index)
+        value = call.get("id")
+        if value is not None and not isinstance(value, str):
+            raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].id", "a string", value)
+        value = call.get("type")
+        if value is not None and not isinstance(value, str):
+            raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].type", "a string", value)
+        function = call.get("function")
+        if function is not None and not (type(function) is dict and _name_ok(function)):
+            _check_function(function, number, data, f"choices[{i}].delta.tool_calls[{j}].function")
+
+
+def _name_ok(function: dict[str, Any]) -> bool:
+    name = function.get("name")
+    return name is None or isinstance(name, str)
 
 
 def _check_function(function: Any, number: int, data: bytes | None, where: str) -> None:
@@ -493,10 +507,12 @@ class ChatAccumulator:
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk))
         if chunk.get("error"):
             self._fail(_errors.api_error(number, chunk, data))
-        try:
-            choices = _check_choices(chunk, number, data)
-        except _errors.StreamDecodeError as exc:
-            self._fail(exc)
+        choices = chunk.get("choices")
+        if choices is not None:
+            try:
+                choices = _check_choices(choices, number, data)
+            except _errors.StreamDecodeError as exc:
+                self._fail(exc)
         self._chunks += 1
 
         if not self._settled.issuperset(chunk):
@@ -519,12 +535,13 @@ class ChatAccumulator:
             if usage is not None:
                 self._groq_usage = usage
 
-        states = self._choices
-        for index, choice in choices:
-            state = states.get(index)
-            if state is None:
-                state = states[index] = _Choice(index)
-            state.merge(choice)
+        if choices:
+            states = self._choices
+            for index, choice in choices:
+                state = states.get(index)
+                if state is None:
+                    state = states[index] = _Choice(index)
+                state.merge(choice)
 
     def snapshot(self) -> dict[str, Any]:
         """The completion folded so far (SPEC.md section 3 shape)."""
