@@ -10,6 +10,8 @@ reuses key objects but does not intern them, so identity tests would miss).
 from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem, PyDict_Size
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject, PyObject_IsTrue
+from cpython.ref cimport Py_XDECREF, Py_XINCREF
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.set cimport PySet_Add, PySet_Contains
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcmp
@@ -40,6 +42,10 @@ cdef object _StreamDecodeError = _errors.StreamDecodeError
 
 #: Text pieces are joined into one block every this many pieces (see _fold_py.TEXT_BLOCK).
 DEF TEXT_BLOCK = 1024
+#: Top-level key positions remembered by ChatAccumulator (a chunk has about 8 keys).
+DEF SHAPE = 16
+#: Choices per chunk whose records fit on the stack.
+DEF STACK_CHOICES = 4
 
 # ---------------------------------------------------------------------------
 # Key recognition
@@ -68,6 +74,17 @@ cdef enum Key:
     K_TYPE
     K_NAME
     K_ARGUMENTS
+    K_SKIP  # a top-level member that needs no work (settled, object, obfuscation)
+
+
+cdef struct ChoiceRec:
+    # one checked choice of the chunk being folded (borrowed pointers into the chunk)
+    PyObject* choice
+    PyObject* index
+    PyObject* delta
+    PyObject* logprobs
+    PyObject* finish_reason
+    bint extras       # has members besides index, delta, logprobs, finish_reason
 
 
 cdef Key _key(object key) except? K_OTHER:
@@ -436,44 +453,48 @@ cdef class _Choice:
         self.finish_reason = None
         self.extra = {}
 
-    cdef int merge(self, dict choice) except -1:
-        cdef Py_ssize_t pos = 0, lpos
+    cdef int merge(self, ChoiceRec* rec) except -1:
+        """Fold one checked choice of a chunk."""
+        cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
-        cdef PyObject* lk
-        cdef PyObject* lv
-        cdef Key key, lkey
-        cdef dict logprobs
+        cdef Key key
+        if rec.delta != NULL and <object>rec.delta is not None and PyDict_Size(<object>rec.delta):
+            self._merge_delta(<dict>rec.delta)
+        if rec.finish_reason != NULL and <object>rec.finish_reason is not None:
+            self.finish_reason = <object>rec.finish_reason
+        if rec.logprobs != NULL and <object>rec.logprobs is not None:
+            self._merge_logprobs(<dict>rec.logprobs)
+        if rec.extras:  # other members (Azure content_filter_results): last non-null wins
+            while PyDict_Next(<object>rec.choice, &pos, &k, &v):
+                if <object>v is None:
+                    continue
+                key = _key(<object>k)
+                if key != K_INDEX and key != K_DELTA and key != K_LOGPROBS and key != K_FINISH_REASON:
+                    self.extra[<object>k] = <object>v
+        return 0
+
+    cdef int _merge_logprobs(self, dict value) except -1:
+        cdef Py_ssize_t pos = 0
+        cdef PyObject* k
+        cdef PyObject* v
+        cdef Key key
         cdef object current
-        while PyDict_Next(choice, &pos, &k, &v):
+        cdef dict logprobs = self.logprobs
+        if logprobs is None:
+            logprobs = self.logprobs = {"content": None, "refusal": None}
+        while PyDict_Next(value, &pos, &k, &v):
             if <object>v is None:
                 continue
             key = _key(<object>k)
-            if key == K_DELTA:
-                self._merge_delta(<dict>v)
-            elif key == K_INDEX:
-                continue
-            elif key == K_FINISH_REASON:
-                self.finish_reason = <object>v
-            elif key == K_LOGPROBS:
-                logprobs = self.logprobs
-                if logprobs is None:
-                    logprobs = self.logprobs = {"content": None, "refusal": None}
-                lpos = 0
-                while PyDict_Next(<object>v, &lpos, &lk, &lv):
-                    if <object>lv is None:
-                        continue
-                    lkey = _key(<object>lk)
-                    if lkey == K_CONTENT or lkey == K_REFUSAL:
-                        current = logprobs[<object>lk]
-                        if current is None:
-                            logprobs[<object>lk] = list(<object>lv)
-                        else:
-                            (<list>current).extend(<object>lv)
-                    else:
-                        logprobs[<object>lk] = <object>lv
+            if key == K_CONTENT or key == K_REFUSAL:
+                current = logprobs[<object>k]
+                if current is None:
+                    logprobs[<object>k] = list(<object>v)
+                else:
+                    (<list>current).extend(<object>v)
             else:
-                self.extra[<object>k] = <object>v
+                logprobs[<object>k] = <object>v
         return 0
 
     cdef int _merge_delta(self, dict delta) except -1:
@@ -537,44 +558,48 @@ cdef class _Choice:
 # The order of the checks (and so which error a doubly bad chunk reports) is the twin's.
 
 
-cdef int _check_choices(object choices, Py_ssize_t number, object data) except -1:
+cdef int _check_choices(object choices, Py_ssize_t number, object data, ChoiceRec* recs) except -1:
+    """Check every choice; fill ``recs`` (one record per choice) for the merge."""
     cdef Py_ssize_t i, pos
     cdef PyObject* k
     cdef PyObject* v
-    cdef PyObject* p_index
-    cdef PyObject* p_delta
-    cdef PyObject* p_logprobs
+    cdef ChoiceRec* rec
     cdef object choice, value
     cdef Key key
-    if not PyList_Check(choices):
-        raise _errors.bad_shape(number, data, "choices", "a list", choices)
     for i in range(PyList_GET_SIZE(choices)):
         choice = <object>PyList_GET_ITEM(choices, i)
         if not PyDict_Check(choice):
             raise _errors.bad_shape(number, data, f"choices[{i}]", "an object", choice)
-        p_index = p_delta = p_logprobs = NULL
+        rec = &recs[i]
+        rec.choice = <PyObject*>choice
+        rec.index = rec.delta = rec.logprobs = rec.finish_reason = NULL
+        rec.extras = False
         pos = 0
         while PyDict_Next(choice, &pos, &k, &v):
             key = _key(<object>k)
-            if key == K_INDEX:
-                p_index = v
-            elif key == K_DELTA:
-                p_delta = v
+            if key == K_DELTA:
+                rec.delta = v
+            elif key == K_INDEX:
+                rec.index = v
             elif key == K_LOGPROBS:
-                p_logprobs = v
-        if p_index != NULL and <object>p_index is not None and not _is_int(<object>p_index):
-            raise _errors.bad_shape(number, data, f"choices[{i}].index", "an integer", <object>p_index)
-        if p_logprobs != NULL and <object>p_logprobs is not None:
-            if not PyDict_Check(<object>p_logprobs):
-                raise _errors.bad_shape(number, data, f"choices[{i}].logprobs", "an object", <object>p_logprobs)
+                rec.logprobs = v
+            elif key == K_FINISH_REASON:
+                rec.finish_reason = v
+            else:
+                rec.extras = True
+        if rec.index != NULL and <object>rec.index is not None and not _is_int(<object>rec.index):
+            raise _errors.bad_shape(number, data, f"choices[{i}].index", "an integer", <object>rec.index)
+        if rec.logprobs != NULL and <object>rec.logprobs is not None:
+            if not PyDict_Check(<object>rec.logprobs):
+                raise _errors.bad_shape(number, data, f"choices[{i}].logprobs", "an object", <object>rec.logprobs)
             for name in ("content", "refusal"):
-                value = (<dict>p_logprobs).get(name)
+                value = (<dict>rec.logprobs).get(name)
                 if value is not None and not PyList_Check(value):
                     raise _errors.bad_shape(number, data, f"choices[{i}].logprobs.{name}", "a list", value)
-        if p_delta != NULL and <object>p_delta is not None:
-            if not PyDict_Check(<object>p_delta):
-                raise _errors.bad_shape(number, data, f"choices[{i}].delta", "an object", <object>p_delta)
-            _check_delta(<dict>p_delta, number, data, i)
+        if rec.delta != NULL and <object>rec.delta is not None:
+            if not PyDict_Check(<object>rec.delta):
+                raise _errors.bad_shape(number, data, f"choices[{i}].delta", "an object", <object>rec.delta)
+            _check_delta(<dict>rec.delta, number, data, i)
     return 0
 
 
@@ -660,6 +685,18 @@ cdef class ChatAccumulator:
     cdef Py_ssize_t _ignored
     cdef bint _done
     cdef object _error
+    # The top-level keys of the last chunks by position, with what they are (a Key);
+    # chunks of one stream share their shape, and orjson hands back the same key objects,
+    # so most keys are classified by one pointer comparison.  Strong references.
+    cdef PyObject* _shape_keys[SHAPE]
+    cdef Key _shape_codes[SHAPE]
+    cdef object _last_index   # the index of the last choice folded, and its state
+    cdef _Choice _last_state
+
+    def __dealloc__(self):
+        cdef int i
+        for i in range(SHAPE):
+            Py_XDECREF(self._shape_keys[i])
 
     def __init__(self, *, max_event_bytes=DEFAULT_MAX_EVENT_BYTES):
         self._framer = Framer(max_event_bytes)
@@ -751,64 +788,124 @@ cdef class ChatAccumulator:
             self._error = error
         raise error
 
+    cdef Key _classify(self, PyObject* k, Py_ssize_t slot) except? K_OTHER:
+        """What a top-level key is; remembered at ``slot`` when the answer cannot change."""
+        cdef object key = <object>k
+        cdef Key code = _key(key)
+        if code == K_OBJECT or code == K_OBFUSCATION:
+            code = K_SKIP
+        elif code != K_CHOICES and code != K_ERROR and code != K_USAGE and code != K_X_GROQ:
+            if not PySet_Contains(self._settled, key):
+                return K_OTHER  # still open: not remembered
+            code = K_SKIP
+        if slot < SHAPE:
+            Py_XINCREF(k)
+            Py_XDECREF(self._shape_keys[slot])
+            self._shape_keys[slot] = k
+            self._shape_codes[slot] = code
+        return code
+
     cdef int _add(self, object chunk, Py_ssize_t number, object data) except -1:
-        cdef PyObject* p
         cdef PyObject* k
         cdef PyObject* v
-        cdef Py_ssize_t pos, i
-        cdef object choices = None, index, key_obj, value, current, groq, usage
+        cdef PyObject* p_error = NULL
+        cdef PyObject* p_choices = NULL
+        cdef PyObject* p_usage = NULL
+        cdef PyObject* p_groq = NULL
+        cdef Py_ssize_t pos = 0, slot = 0, i, n_choices = 0
+        cdef bint open_members = False
+        cdef Key code
+        cdef ChoiceRec stack_recs[STACK_CHOICES]
+        cdef ChoiceRec* recs = stack_recs
+        cdef object choices = None, index, usage, value, current, key_obj
         cdef _Choice state
-        cdef Key key
         if not PyDict_Check(chunk):
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk), True)
-        p = PyDict_GetItem(chunk, "error")
-        if p != NULL and PyObject_IsTrue(<object>p):
-            self._fail(_errors.api_error(number, chunk, data), True)
-        p = PyDict_GetItem(chunk, "choices")
-        if p != NULL and <object>p is not None:
-            choices = <object>p
-            try:
-                _check_choices(choices, number, data)
-            except _StreamDecodeError as exc:
-                self._fail(exc, True)
-        self._chunks += 1
-
-        # top level: the first non-empty value wins, except for the members with rules of their own
-        pos = 0
         while PyDict_Next(chunk, &pos, &k, &v):
-            key_obj = <object>k
-            if PySet_Contains(self._settled, key_obj):
+            if slot < SHAPE and self._shape_keys[slot] == k:
+                code = self._shape_codes[slot]
+            else:
+                code = self._classify(k, slot)
+            slot += 1
+            if code == K_SKIP:
                 continue
-            key = _key(key_obj)
-            if key == K_CHOICES or key == K_OBJECT or key == K_OBFUSCATION or key == K_ERROR:
-                continue
-            value = <object>v
-            if value is None:
-                continue
-            if key == K_USAGE:
-                self._usage = value
-                continue
-            if key == K_X_GROQ and type(value) is dict:
-                usage = (<dict>value).get("usage")
+            if code == K_CHOICES:
+                p_choices = v
+            elif code == K_ERROR:
+                p_error = v
+            elif code == K_USAGE:
+                p_usage = v
+            elif code == K_X_GROQ:
+                p_groq = v
+                open_members = True
+            else:
+                open_members = True
+        if p_error != NULL and PyObject_IsTrue(<object>p_error):
+            self._fail(_errors.api_error(number, chunk, data), True)
+        if p_choices != NULL and <object>p_choices is not None:
+            choices = <object>p_choices
+            if not PyList_Check(choices):
+                self._fail(_errors.bad_shape(number, data, "choices", "a list", choices), True)
+            n_choices = PyList_GET_SIZE(choices)
+            if n_choices > STACK_CHOICES:
+                recs = <ChoiceRec*>PyMem_Malloc(n_choices * sizeof(ChoiceRec))
+                if recs == NULL:
+                    raise MemoryError()
+        try:
+            if n_choices:
+                try:
+                    _check_choices(choices, number, data, recs)
+                except _StreamDecodeError as exc:
+                    self._fail(exc, True)
+            self._chunks += 1
+            if p_usage != NULL and <object>p_usage is not None:
+                self._usage = <object>p_usage
+            if p_groq != NULL and type(<object>p_groq) is dict:
+                usage = (<dict>p_groq).get("usage")
                 if usage is not None:
                     self._groq_usage = usage
-            current = self._top.get(key_obj)
-            if current is None or (_is_empty(current) and not _is_empty(value)):
-                self._top[key_obj] = value
-                if not _is_empty(value) and key != K_X_GROQ:
-                    PySet_Add(self._settled, key_obj)
-
-        if choices is not None:
-            for i in range(PyList_GET_SIZE(choices)):
-                p = PyList_GET_ITEM(choices, i)
-                index = (<dict>p).get("index")
+            if open_members:
+                self._merge_top(chunk)
+            for i in range(n_choices):
+                index = <object>recs[i].index if recs[i].index != NULL else None
                 if index is None:
                     index = 0
-                current = self._choices.get(index)
-                if current is None:
-                    current = _Choice(index)
-                    self._choices[index] = current
-                (<_Choice>current).merge(<dict>p)
+                if index is self._last_index:
+                    state = self._last_state
+                else:
+                    state = self._choices.get(index)
+                    if state is None:
+                        state = _Choice(index)
+                        self._choices[index] = state
+                    self._last_index = index
+                    self._last_state = state
+                state.merge(&recs[i])
+        finally:
+            if recs != stack_recs:
+                PyMem_Free(recs)
+        return 0
+
+    cdef int _merge_top(self, dict chunk) except -1:
+        """Top-level members: the first non-empty value wins (null, "" and 0 are empty)."""
+        cdef Py_ssize_t pos = 0
+        cdef PyObject* k
+        cdef PyObject* v
+        cdef Key code
+        cdef object key, value, current
+        while PyDict_Next(chunk, &pos, &k, &v):
+            key = <object>k
+            value = <object>v
+            if value is None or PySet_Contains(self._settled, key):
+                continue
+            code = _key(key)
+            if (code == K_CHOICES or code == K_OBJECT or code == K_OBFUSCATION or code == K_ERROR
+                    or code == K_USAGE):
+                continue
+            current = self._top.get(key)
+            if current is None or (_is_empty(current) and not _is_empty(value)):
+                self._top[key] = value
+                if not _is_empty(value):
+                    PySet_Add(self._settled, key)
         return 0
 
     def snapshot(self):

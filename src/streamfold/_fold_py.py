@@ -18,12 +18,18 @@ import orjson
 from . import _errors
 from ._framing_py import DEFAULT_MAX_EVENT_BYTES, Framer, _TooLarge, check_bytes
 
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
 #: Text pieces are joined into one block every this many pieces, so a long stream keeps
 #: one object per block instead of one per chunk.
 TEXT_BLOCK = 1024
 
 #: Top-level chunk members with rules of their own (not "first non-empty wins").
 _SPECIAL_TOP = frozenset(("choices", "usage", "object", "obfuscation", "error"))
+
+#: The choice members with rules of their own; any other is "last non-null wins".
+_CHOICE_KEYS = frozenset(("index", "delta", "logprobs", "finish_reason"))
 
 
 class _Text:
@@ -251,30 +257,34 @@ class _Choice:
         self.finish_reason: Any = None
         self.extra: dict[str, Any] = {}  # other choice members: last non-null wins
 
-    def merge(self, choice: dict[str, Any]) -> None:
-        for key, value in choice.items():
-            if value is None or key == "index":
+    def merge(self, choice: dict[str, Any], delta: Any, logprobs: Any) -> None:
+        """Fold one choice of a chunk; ``delta``/``logprobs`` are its checked members."""
+        if delta:
+            self._merge_delta(delta)
+        finish_reason = choice.get("finish_reason")
+        if finish_reason is not None:
+            self.finish_reason = finish_reason
+        if logprobs is not None:
+            self._merge_logprobs(logprobs)
+        if not _CHOICE_KEYS.issuperset(choice):  # other members (Azure content_filter_results)
+            for key, value in choice.items():
+                if value is not None and key not in _CHOICE_KEYS:
+                    self.extra[key] = value
+
+    def _merge_logprobs(self, value: dict[str, Any]) -> None:
+        logprobs = self.logprobs
+        if logprobs is None:
+            logprobs = self.logprobs = {"content": None, "refusal": None}
+        for key, items in value.items():
+            if items is None:
                 continue
-            if key == "delta":
-                self._merge_delta(value)
-            elif key == "finish_reason":
-                self.finish_reason = value
-            elif key == "logprobs":
-                logprobs = self.logprobs
-                if logprobs is None:
-                    logprobs = self.logprobs = {"content": None, "refusal": None}
-                for lkey, lvalue in value.items():
-                    if lvalue is None:
-                        continue
-                    if lkey == "content" or lkey == "refusal":
-                        if logprobs[lkey] is None:
-                            logprobs[lkey] = list(lvalue)
-                        else:
-                            logprobs[lkey].extend(lvalue)
-                    else:
-                        logprobs[lkey] = lvalue
+            if key == "content" or key == "refusal":
+                if logprobs[key] is None:
+                    logprobs[key] = list(items)
+                else:
+                    logprobs[key].extend(items)
             else:
-                self.extra[key] = value
+                logprobs[key] = items
 
     def _merge_delta(self, delta: dict[str, Any]) -> None:
         for key, value in delta.items():
@@ -328,8 +338,8 @@ def _is_index(value: Any) -> bool:
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[int, dict[str, Any]]]:
-    """Check a chunk's choices; return them as (index, choice) pairs.
+def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[int, dict[str, Any], Any, Any]]:
+    """Check a chunk's choices; return them as (index, choice, delta, logprobs).
 
     Error paths (``choices[0].delta...``) are only formatted when a check fails: building
     them for every chunk would cost more than the checks.
@@ -358,7 +368,7 @@ def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[
             function_call = delta.get("function_call")
             if function_call is not None:
                 _check_function(function_call, number, data, f"choices[{i}].delta.function_call")
-        checked.append((index, choice))
+        checked.append((index, choice, delta, logprobs))
     return checked
 
 
@@ -465,6 +475,7 @@ class ChatAccumulator:
         except _TooLarge as exc:
             raw_events = exc.events
             too_large = exc.error
+        add = self._add
         for etype, payload, _id, _retry in raw_events:
             self._events += 1
             if etype and etype != b"message":
@@ -472,17 +483,18 @@ class ChatAccumulator:
                     self._fail(_errors.api_error(self._events, _parse_error_data(payload), payload))
                 self._ignored += 1
                 continue
-            if payload == b"[DONE]":
-                self._done = True
-                return
-            if payload[:1] != b"{" and payload.lstrip(b" \t\n")[:1] != b"{":
-                self._ignored += 1
-                continue
+            if payload[:1] != b"{":
+                if payload == b"[DONE]":
+                    self._done = True
+                    return
+                if payload.lstrip(b" \t\n")[:1] != b"{":
+                    self._ignored += 1
+                    continue
             try:
-                chunk = orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
+                chunk = _loads(payload)
+            except _JSONDecodeError as exc:
                 self._fail(_errors.invalid_json(self._events, payload, exc))
-            self._add(chunk, self._events, payload)
+            add(chunk, self._events, payload)
         if too_large is not None:
             self._fail(too_large)
 
@@ -537,11 +549,11 @@ class ChatAccumulator:
 
         if choices:
             states = self._choices
-            for index, choice in choices:
+            for index, choice, delta, logprobs in choices:
                 state = states.get(index)
                 if state is None:
                     state = states[index] = _Choice(index)
-                state.merge(choice)
+                state.merge(choice, delta, logprobs)
 
     def snapshot(self) -> dict[str, Any]:
         """The completion folded so far (SPEC.md section 3 shape)."""
