@@ -22,6 +22,7 @@ import orjson
 
 from streamfold._framing_c cimport Framer
 from streamfold import _errors
+from streamfold._fold_py import MAX_NESTING, nesting_ok
 from streamfold._framing_py import DEFAULT_MAX_EVENT_BYTES, check_bytes
 
 cdef extern from "Python.h":
@@ -246,12 +247,33 @@ cdef inline bint _same_index(object found, object index):
 
 
 cdef object _copy(object value):
-    """A copy of a JSON value kept by reference, so a returned snapshot shares nothing."""
-    if PyDict_Check(value):
-        return {key: _copy(item) for key, item in value.items()}
-    if PyList_Check(value):
-        return [_copy(item) for item in value]
-    return value
+    """A copy of a JSON value kept by reference, so a returned snapshot shares nothing.
+
+    Iterative: values kept by reference may be nested as deep as orjson allows (1024).
+    """
+    cdef list stack
+    cdef object root, source, target, item, copy
+    if not _is_container(value):
+        return value
+    root = {} if PyDict_Check(value) else []
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        if PyDict_Check(source):
+            for key, item in (<dict>source).items():
+                if _is_container(item):
+                    copy = {} if PyDict_Check(item) else []
+                    stack.append((item, copy))
+                    item = copy
+                (<dict>target)[key] = item
+        else:
+            for item in source:
+                if _is_container(item):
+                    copy = {} if PyDict_Check(item) else []
+                    stack.append((item, copy))
+                    item = copy
+                (<list>target).append(item)
+    return root
 
 
 cdef object _value(object state):
@@ -603,43 +625,65 @@ cdef int _check_choices(object choices, Py_ssize_t number, object data, ChoiceRe
     return 0
 
 
+cdef inline bint _is_container(object value):
+    return PyDict_Check(value) or PyList_Check(value)
+
+
+cdef object _too_deep(object value, Py_ssize_t number, object data, str where):
+    """Merged or serialised values are nested at most MAX_NESTING deep (see _fold_py)."""
+    return _errors.bad_shape(number, data, where, f"nested at most {MAX_NESTING} levels deep", value)
+
+
 cdef int _check_delta(dict delta, Py_ssize_t number, object data, Py_ssize_t i) except -1:
-    cdef Py_ssize_t pos = 0, j
+    """The delta members, in order: the first bad one is reported (as the twin does)."""
+    cdef Py_ssize_t pos = 0
     cdef PyObject* k
     cdef PyObject* v
-    cdef PyObject* p_calls = NULL
-    cdef PyObject* p_function_call = NULL
-    cdef object calls, call, index, value, function
     cdef Key key
     while PyDict_Next(delta, &pos, &k, &v):
+        if <object>v is None:
+            continue
         key = _key(<object>k)
         if key == K_TOOL_CALLS:
-            p_calls = v
+            _check_tool_calls(<object>v, number, data, i)
         elif key == K_FUNCTION_CALL:
-            p_function_call = v
-    if p_calls != NULL and <object>p_calls is not None:
-        calls = <object>p_calls
-        if not PyList_Check(calls):
-            raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls", "a list", calls)
-        for j in range(PyList_GET_SIZE(calls)):
-            call = <object>PyList_GET_ITEM(calls, j)
-            if not PyDict_Check(call):
-                raise _errors.bad_shape(number, data, _call_path(i, j), "an object", call)
-            index = (<dict>call).get("index")
-            if index is not None and not _is_int(index):
-                raise _errors.bad_shape(number, data, _call_path(i, j) + ".index", "an integer", index)
-            value = (<dict>call).get("id")
-            if value is not None and not PyUnicode_Check(value):
-                raise _errors.bad_shape(number, data, _call_path(i, j) + ".id", "a string", value)
-            value = (<dict>call).get("type")
-            if value is not None and not PyUnicode_Check(value):
-                raise _errors.bad_shape(number, data, _call_path(i, j) + ".type", "a string", value)
-            function = (<dict>call).get("function")
-            if function is not None:
-                if not PyDict_Check(function) or not _name_ok(function):
-                    _check_function(function, number, data, _call_path(i, j) + ".function")
-    if p_function_call != NULL and <object>p_function_call is not None:
-        _check_function(<object>p_function_call, number, data, f"choices[{i}].delta.function_call")
+            _check_function(<object>v, number, data, f"choices[{i}].delta.function_call")
+        elif key != K_ROLE and _is_container(<object>v) and not nesting_ok(<object>v):
+            raise _too_deep(<object>v, number, data, f"choices[{i}].delta.{<object>k}")
+    return 0
+
+
+cdef int _check_tool_calls(object calls, Py_ssize_t number, object data, Py_ssize_t i) except -1:
+    cdef Py_ssize_t j, pos
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef object call, index, value, function
+    cdef Key key
+    if not PyList_Check(calls):
+        raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls", "a list", calls)
+    for j in range(PyList_GET_SIZE(calls)):
+        call = <object>PyList_GET_ITEM(calls, j)
+        if not PyDict_Check(call):
+            raise _errors.bad_shape(number, data, _call_path(i, j), "an object", call)
+        index = (<dict>call).get("index")
+        if index is not None and not _is_int(index):
+            raise _errors.bad_shape(number, data, _call_path(i, j) + ".index", "an integer", index)
+        value = (<dict>call).get("id")
+        if value is not None and not PyUnicode_Check(value):
+            raise _errors.bad_shape(number, data, _call_path(i, j) + ".id", "a string", value)
+        value = (<dict>call).get("type")
+        if value is not None and not PyUnicode_Check(value):
+            raise _errors.bad_shape(number, data, _call_path(i, j) + ".type", "a string", value)
+        function = (<dict>call).get("function")
+        if function is not None and not (PyDict_Check(function) and _function_ok(<dict>function)):
+            _check_function(function, number, data, _call_path(i, j) + ".function")
+        pos = 0
+        while PyDict_Next(call, &pos, &k, &v):  # other members of the call are merged: bounded depth
+            if _is_container(<object>v):
+                key = _key(<object>k)
+                if (key != K_INDEX and key != K_ID and key != K_TYPE and key != K_FUNCTION
+                        and not nesting_ok(<object>v)):
+                    raise _too_deep(<object>v, number, data, _call_path(i, j) + f".{<object>k}")
     return 0
 
 
@@ -648,17 +692,33 @@ cdef str _call_path(Py_ssize_t i, Py_ssize_t j):
     return f"choices[{i}].delta.tool_calls[{j}]"
 
 
-cdef inline bint _name_ok(dict function):
-    name = function.get("name")
-    return name is None or PyUnicode_Check(name)
+cdef bint _function_ok(dict function) except -1:
+    """The fast check of a tool call's ``function``; _check_function says what is wrong."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    while PyDict_Next(function, &pos, &k, &v):
+        if _key(<object>k) == K_NAME:
+            if <object>v is not None and not PyUnicode_Check(<object>v):
+                return False
+        elif _is_container(<object>v) and not nesting_ok(<object>v):
+            return False
+    return True
 
 
 cdef int _check_function(object function, Py_ssize_t number, object data, str where) except -1:
+    """A tool call's ``function`` or the legacy ``function_call``."""
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
     if not PyDict_Check(function):
         raise _errors.bad_shape(number, data, where, "an object", function)
     name = (<dict>function).get("name")
     if name is not None and not PyUnicode_Check(name):
         raise _errors.bad_shape(number, data, where + ".name", "a string", name)
+    while PyDict_Next(function, &pos, &k, &v):  # arguments (a non-string is serialised) and extras
+        if _is_container(<object>v) and _key(<object>k) != K_NAME and not nesting_ok(<object>v):
+            raise _too_deep(<object>v, number, data, f"{where}.{<object>k}")
     return 0
 
 

@@ -7,6 +7,7 @@ the completion folded before the failure (None when no chunk had been folded).
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 #: How much of a bad event's data an error message shows.
@@ -80,6 +81,17 @@ def _rebuild(cls: type, state: dict[str, Any], args: tuple[Any, ...]) -> StreamE
 # Builders used by both implementations (only on error paths, never in the hot loop)
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 4
+_SHORT.maxstring = PREVIEW_CHARS
+_SHORT.maxother = PREVIEW_CHARS
+
+
+def _text(value: object) -> str:
+    """A message as text; a non-string is shown with bounded depth and length."""
+    return value if isinstance(value, str) else _SHORT.repr(value)
+
+
 def _preview(data: bytes | str) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else data
     if len(text) > PREVIEW_CHARS:
@@ -128,8 +140,8 @@ def api_error(event_number: int, payload: Any, data: bytes | None) -> StreamAPIE
     if message is None and isinstance(payload, dict):
         message = payload.get("message")
     if message is None:
-        message = _preview(data) if data is not None else _preview(repr(error))
-    message = str(message)
+        message = _preview(data) if data is not None else _preview(_text(error))
+    message = _text(message)
     return StreamAPIError(f"{_where(event_number, data)}: server error: {message}", error, message=message)
 
 

@@ -25,8 +25,15 @@ _JSONDecodeError = orjson.JSONDecodeError
 #: one object per block instead of one per chunk.
 TEXT_BLOCK = 1024
 
+#: Values that are merged member by member (or serialised) may be nested this deep at most;
+#: deeper ones are a StreamDecodeError (no provider sends them; recursion must stay bounded).
+MAX_NESTING = 100
+
 #: Top-level chunk members with rules of their own (not "first non-empty wins").
 _SPECIAL_TOP = frozenset(("choices", "usage", "object", "obfuscation", "error"))
+
+#: The tool-call fragment members with rules of their own.
+_CALL_KEYS = frozenset(("index", "id", "type", "function"))
 
 #: The choice members with rules of their own; any other is "last non-null wins".
 _CHOICE_KEYS = frozenset(("index", "delta", "logprobs", "finish_reason"))
@@ -102,12 +109,48 @@ def _same_index(found: Any, index: int) -> bool:
 
 
 def _copy(value: Any) -> Any:
-    """A copy of a JSON value kept by reference, so a returned snapshot shares nothing."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
+    """A copy of a JSON value kept by reference, so a returned snapshot shares nothing.
+
+    Iterative: values kept by reference may be nested as deep as orjson allows (1024).
+    """
+    if not isinstance(value, (dict, list)):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                copy: Any = {} if isinstance(item, dict) else []
+                stack.append((item, copy))
+                item = copy
+            if type(target) is dict:
+                target[key] = item
+            else:
+                target.append(item)
+    return root
+
+
+def nesting_ok(value: Any) -> bool:
+    """True if ``value`` is nested at most ``MAX_NESTING`` levels deep (iterative walk)."""
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return False
+        for item in current.values() if isinstance(current, dict) else current:
+            if isinstance(item, (dict, list)):
+                stack.append((item, depth + 1))
+    return True
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (dict, list))
+
+
+def _too_deep(value: Any, number: int, data: bytes | None, where: str) -> _errors.StreamDecodeError:
+    return _errors.bad_shape(number, data, where, f"nested at most {MAX_NESTING} levels deep", value)
 
 
 def _value(state: Any) -> Any:
@@ -362,12 +405,15 @@ def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[
         if delta is not None:
             if not isinstance(delta, dict):
                 raise _errors.bad_shape(number, data, f"choices[{i}].delta", "an object", delta)
-            calls = delta.get("tool_calls")
-            if calls is not None:
-                _check_tool_calls(calls, number, data, i)
-            function_call = delta.get("function_call")
-            if function_call is not None:
-                _check_function(function_call, number, data, f"choices[{i}].delta.function_call")
+            for key, value in delta.items():  # in order: the first bad member is reported
+                if value is None:
+                    continue
+                if key == "tool_calls":
+                    _check_tool_calls(value, number, data, i)
+                elif key == "function_call":
+                    _check_function(value, number, data, f"choices[{i}].delta.function_call")
+                elif key != "role" and _is_container(value) and not nesting_ok(value):
+                    raise _too_deep(value, number, data, f"choices[{i}].delta.{key}")
         checked.append((index, choice, delta, logprobs))
     return checked
 
@@ -397,21 +443,24 @@ def _check_tool_calls(calls: Any, number: int, data: bytes | None, i: int) -> No
         if value is not None and not isinstance(value, str):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].type", "a string", value)
         function = call.get("function")
-        if function is not None and not (type(function) is dict and _name_ok(function)):
+        if function is not None:
             _check_function(function, number, data, f"choices[{i}].delta.tool_calls[{j}].function")
-
-
-def _name_ok(function: dict[str, Any]) -> bool:
-    name = function.get("name")
-    return name is None or isinstance(name, str)
+        if not _CALL_KEYS.issuperset(call):
+            for key, value in call.items():
+                if key not in _CALL_KEYS and _is_container(value) and not nesting_ok(value):
+                    raise _too_deep(value, number, data, f"choices[{i}].delta.tool_calls[{j}].{key}")
 
 
 def _check_function(function: Any, number: int, data: bytes | None, where: str) -> None:
+    """A tool call's ``function`` or the legacy ``function_call``."""
     if not isinstance(function, dict):
         raise _errors.bad_shape(number, data, where, "an object", function)
     name = function.get("name")
     if name is not None and not isinstance(name, str):
         raise _errors.bad_shape(number, data, where + ".name", "a string", name)
+    for key, value in function.items():  # arguments (a non-string is serialised) and extras
+        if key != "name" and _is_container(value) and not nesting_ok(value):
+            raise _too_deep(value, number, data, f"{where}.{key}")
 
 
 # ---------------------------------------------------------------------------
