@@ -378,24 +378,43 @@ cdef class _ToolCalls:
 
     cdef list calls
     cdef dict by_index  # index -> the latest call with that index
+    cdef object last_index      # the index (object) of the last call merged into ...
+    cdef _ToolCall last_target  # ... which is the latest call with that index
 
     def __cinit__(self):
         self.calls = []
         self.by_index = {}
 
     cdef int merge(self, list fragments) except -1:
-        cdef object fragment, index, new_id
+        cdef Py_ssize_t i, pos, n
+        cdef PyObject* fragment
+        cdef PyObject* k
+        cdef PyObject* v
+        cdef PyObject* p_index
+        cdef PyObject* p_id
+        cdef object index, new_id
         cdef _ToolCall target
         cdef list calls = self.calls
-        cdef Py_ssize_t n
-        for fragment in fragments:
-            index = (<dict>fragment).get("index")
+        cdef Key key
+        for i in range(PyList_GET_SIZE(fragments)):
+            fragment = PyList_GET_ITEM(fragments, i)
+            p_index = p_id = NULL
+            pos = 0
+            while PyDict_Next(<object>fragment, &pos, &k, &v):  # index and id, in one pass
+                key = _key(<object>k)
+                if key == K_INDEX:
+                    p_index = v
+                elif key == K_ID:
+                    p_id = v
+            index = <object>p_index if p_index != NULL else None
+            new_id = <object>p_id if p_id != NULL else None
             n = PyList_GET_SIZE(calls)
             if index is None:
                 target = <_ToolCall>PyList_GET_ITEM(calls, n - 1) if n else None
+            elif index is self.last_index:  # one call's fragments usually come in a row
+                target = self.last_target
             else:
                 target = self.by_index.get(index)
-            new_id = (<dict>fragment).get("id")
             if target is not None and new_id and target.id and new_id != target.id:
                 target = None  # a different id: a new call (Ollama, SGLang, Gemini)
             if target is None:
@@ -404,6 +423,9 @@ cdef class _ToolCalls:
                 target = _ToolCall(index)
                 calls.append(target)
                 self.by_index[index] = target
+            # target is now the latest call with its index: remember it
+            self.last_index = target.index
+            self.last_target = target
             target.merge(<dict>fragment)
         return 0
 
@@ -654,10 +676,16 @@ cdef int _check_delta(dict delta, Py_ssize_t number, object data, Py_ssize_t i) 
 
 
 cdef int _check_tool_calls(object calls, Py_ssize_t number, object data, Py_ssize_t i) except -1:
+    """Each call: index, id, type, function, then its other members (the twin's order)."""
     cdef Py_ssize_t j, pos
     cdef PyObject* k
     cdef PyObject* v
-    cdef object call, index, value, function
+    cdef PyObject* p_index
+    cdef PyObject* p_id
+    cdef PyObject* p_type
+    cdef PyObject* p_function
+    cdef bint containers
+    cdef object call
     cdef Key key
     if not PyList_Check(calls):
         raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls", "a list", calls)
@@ -665,25 +693,38 @@ cdef int _check_tool_calls(object calls, Py_ssize_t number, object data, Py_ssiz
         call = <object>PyList_GET_ITEM(calls, j)
         if not PyDict_Check(call):
             raise _errors.bad_shape(number, data, _call_path(i, j), "an object", call)
-        index = (<dict>call).get("index")
-        if index is not None and not _is_int(index):
-            raise _errors.bad_shape(number, data, _call_path(i, j) + ".index", "an integer", index)
-        value = (<dict>call).get("id")
-        if value is not None and not PyUnicode_Check(value):
-            raise _errors.bad_shape(number, data, _call_path(i, j) + ".id", "a string", value)
-        value = (<dict>call).get("type")
-        if value is not None and not PyUnicode_Check(value):
-            raise _errors.bad_shape(number, data, _call_path(i, j) + ".type", "a string", value)
-        function = (<dict>call).get("function")
-        if function is not None and not (PyDict_Check(function) and _function_ok(<dict>function)):
-            _check_function(function, number, data, _call_path(i, j) + ".function")
+        p_index = p_id = p_type = p_function = NULL
+        containers = False
         pos = 0
-        while PyDict_Next(call, &pos, &k, &v):  # other members of the call are merged: bounded depth
-            if _is_container(<object>v):
-                key = _key(<object>k)
-                if (key != K_INDEX and key != K_ID and key != K_TYPE and key != K_FUNCTION
-                        and not nesting_ok(<object>v)):
-                    raise _too_deep(<object>v, number, data, _call_path(i, j) + f".{<object>k}")
+        while PyDict_Next(call, &pos, &k, &v):  # one pass records the members to check
+            key = _key(<object>k)
+            if key == K_INDEX:
+                p_index = v
+            elif key == K_ID:
+                p_id = v
+            elif key == K_TYPE:
+                p_type = v
+            elif key == K_FUNCTION:
+                p_function = v
+            elif _is_container(<object>v):
+                containers = True
+        if p_index != NULL and <object>p_index is not None and not _is_int(<object>p_index):
+            raise _errors.bad_shape(number, data, _call_path(i, j) + ".index", "an integer", <object>p_index)
+        if p_id != NULL and <object>p_id is not None and not PyUnicode_Check(<object>p_id):
+            raise _errors.bad_shape(number, data, _call_path(i, j) + ".id", "a string", <object>p_id)
+        if p_type != NULL and <object>p_type is not None and not PyUnicode_Check(<object>p_type):
+            raise _errors.bad_shape(number, data, _call_path(i, j) + ".type", "a string", <object>p_type)
+        if p_function != NULL and <object>p_function is not None and not (
+                PyDict_Check(<object>p_function) and _function_ok(<dict>p_function)):
+            _check_function(<object>p_function, number, data, _call_path(i, j) + ".function")
+        if containers:  # other members of the call are merged: bounded depth
+            pos = 0
+            while PyDict_Next(call, &pos, &k, &v):
+                if _is_container(<object>v):
+                    key = _key(<object>k)
+                    if (key != K_INDEX and key != K_ID and key != K_TYPE and key != K_FUNCTION
+                            and not nesting_ok(<object>v)):
+                        raise _too_deep(<object>v, number, data, _call_path(i, j) + f".{<object>k}")
     return 0
 
 
