@@ -35,6 +35,7 @@ cdef extern from "Python.h":
     bint PyList_Check(object o)
     bint PyLong_Check(object o)
     bint PyBool_Check(object o)
+    int PyUnicode_CompareWithASCIIString(object o, const char* s)
 
 cdef object _loads = orjson.loads
 cdef object _dumps = orjson.dumps
@@ -88,15 +89,9 @@ cdef struct ChoiceRec:
     bint extras       # has members besides index, delta, logprobs, finish_reason
 
 
-cdef Key _key(object key) except? K_OTHER:
-    """The member a dict key names (K_OTHER for any other key)."""
+cdef Key _classify_ascii(object key) noexcept:
+    """The member an exact, compact-ASCII str key names (a length switch, then memcmp)."""
     cdef const char* s
-    if not PyUnicode_CheckExact(key):
-        if not PyUnicode_Check(key):
-            return K_OTHER
-        key = str.__str__(key)  # a str subclass: compare its plain text
-    if not PyUnicode_IS_COMPACT_ASCII(key):
-        return K_OTHER
     s = <const char*>PyUnicode_DATA(key)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(key)
     if n == 2:
@@ -154,6 +149,90 @@ cdef Key _key(object key) except? K_OTHER:
         if memcmp(s, b"function_call", 13) == 0:
             return K_FUNCTION_CALL
     return K_OTHER
+
+
+
+
+cdef Key _classify(object key) noexcept:
+    """The member a dict key names (K_OTHER for any other key)."""
+    if PyUnicode_CheckExact(key):
+        if PyUnicode_IS_COMPACT_ASCII(key):
+            return _classify_ascii(key)
+        return K_OTHER  # non-ASCII: none of ours
+    if not PyUnicode_Check(key):
+        return K_OTHER
+    # a str subclass (only from add_chunk): compare its text, which cannot fail
+    if PyUnicode_CompareWithASCIIString(key, b"id") == 0:
+        return K_ID
+    if PyUnicode_CompareWithASCIIString(key, b"role") == 0:
+        return K_ROLE
+    if PyUnicode_CompareWithASCIIString(key, b"type") == 0:
+        return K_TYPE
+    if PyUnicode_CompareWithASCIIString(key, b"name") == 0:
+        return K_NAME
+    if PyUnicode_CompareWithASCIIString(key, b"delta") == 0:
+        return K_DELTA
+    if PyUnicode_CompareWithASCIIString(key, b"index") == 0:
+        return K_INDEX
+    if PyUnicode_CompareWithASCIIString(key, b"model") == 0:
+        return K_MODEL
+    if PyUnicode_CompareWithASCIIString(key, b"usage") == 0:
+        return K_USAGE
+    if PyUnicode_CompareWithASCIIString(key, b"error") == 0:
+        return K_ERROR
+    if PyUnicode_CompareWithASCIIString(key, b"object") == 0:
+        return K_OBJECT
+    if PyUnicode_CompareWithASCIIString(key, b"x_groq") == 0:
+        return K_X_GROQ
+    if PyUnicode_CompareWithASCIIString(key, b"content") == 0:
+        return K_CONTENT
+    if PyUnicode_CompareWithASCIIString(key, b"choices") == 0:
+        return K_CHOICES
+    if PyUnicode_CompareWithASCIIString(key, b"created") == 0:
+        return K_CREATED
+    if PyUnicode_CompareWithASCIIString(key, b"refusal") == 0:
+        return K_REFUSAL
+    if PyUnicode_CompareWithASCIIString(key, b"logprobs") == 0:
+        return K_LOGPROBS
+    if PyUnicode_CompareWithASCIIString(key, b"function") == 0:
+        return K_FUNCTION
+    if PyUnicode_CompareWithASCIIString(key, b"arguments") == 0:
+        return K_ARGUMENTS
+    if PyUnicode_CompareWithASCIIString(key, b"tool_calls") == 0:
+        return K_TOOL_CALLS
+    if PyUnicode_CompareWithASCIIString(key, b"obfuscation") == 0:
+        return K_OBFUSCATION
+    if PyUnicode_CompareWithASCIIString(key, b"finish_reason") == 0:
+        return K_FINISH_REASON
+    if PyUnicode_CompareWithASCIIString(key, b"function_call") == 0:
+        return K_FUNCTION_CALL
+    return K_OTHER
+
+
+# Key objects recently classified, by address.  orjson hands back the same key object for
+# the same key, so nearly every lookup is a hit: one load and one predictable compare,
+# where the length switch costs a mispredicted indirect jump.  The cache holds a reference
+# to each key, so an address cannot be reused by another object while it is cached.
+DEF KEY_CACHE = 64
+cdef PyObject* _cached_key[KEY_CACHE]
+cdef Key _cached_code[KEY_CACHE]
+
+
+cdef inline Key _key(object key) noexcept:
+    cdef size_t slot = (<size_t><PyObject*>key >> 4) & (KEY_CACHE - 1)
+    if _cached_key[slot] == <PyObject*>key:
+        return _cached_code[slot]
+    return _key_miss(key, slot)
+
+
+cdef Key _key_miss(object key, size_t slot) noexcept:
+    cdef Key code = _classify(key)
+    if PyUnicode_CheckExact(key):  # immutable: the same object always names the same member
+        Py_XINCREF(<PyObject*>key)
+        Py_XDECREF(_cached_key[slot])
+        _cached_key[slot] = <PyObject*>key
+        _cached_code[slot] = code
+    return code
 
 
 cdef inline bint _is_int(object value):
@@ -321,42 +400,41 @@ cdef class _ToolCall:
         self.function_extra = {}
         self.extra = {}
 
-    cdef int merge(self, dict fragment) except -1:
-        cdef Py_ssize_t pos = 0, fpos
+    cdef int merge(self, dict fragment, PyObject* p_id, PyObject* p_type, PyObject* p_function,
+                   bint extras) except -1:
+        """Merge a fragment whose id/type/function members were found by the caller's pass."""
+        cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
-        cdef PyObject* fk
-        cdef PyObject* fv
         cdef Key key
         cdef object piece
-        while PyDict_Next(fragment, &pos, &k, &v):
-            if <object>v is None:
-                continue
-            key = _key(<object>k)
-            if key == K_INDEX:
-                continue
-            if key == K_FUNCTION:
-                fpos = 0
-                while PyDict_Next(<object>v, &fpos, &fk, &fv):
-                    if <object>fv is None:
-                        continue
-                    key = _key(<object>fk)
-                    if key == K_ARGUMENTS:
-                        piece = _arguments_piece(<object>fv)
-                        if self.arguments is None:
-                            self.arguments = _new_text(piece)
-                        else:
-                            self.arguments.add(piece)
-                    elif key == K_NAME:
-                        self.name = _name_merge(self.name, <object>fv)
+        if p_id != NULL and <object>p_id is not None:
+            self.id = _name_merge(self.id, <object>p_id)
+        if p_type != NULL and <object>p_type is not None:
+            self.type = _name_merge(self.type, <object>p_type)
+        if p_function != NULL and <object>p_function is not None:
+            while PyDict_Next(<object>p_function, &pos, &k, &v):
+                if <object>v is None:
+                    continue
+                key = _key(<object>k)
+                if key == K_ARGUMENTS:
+                    piece = _arguments_piece(<object>v)
+                    if self.arguments is None:
+                        self.arguments = _new_text(piece)
                     else:
-                        self.function_extra[<object>fk] = _merge(self.function_extra.get(<object>fk), <object>fv)
-            elif key == K_ID:
-                self.id = _name_merge(self.id, <object>v)
-            elif key == K_TYPE:
-                self.type = _name_merge(self.type, <object>v)
-            else:
-                self.extra[<object>k] = _merge(self.extra.get(<object>k), <object>v)
+                        self.arguments.add(piece)
+                elif key == K_NAME:
+                    self.name = _name_merge(self.name, <object>v)
+                else:
+                    self.function_extra[<object>k] = _merge(self.function_extra.get(<object>k), <object>v)
+        if extras:  # other members of the call: the generic rules
+            pos = 0
+            while PyDict_Next(fragment, &pos, &k, &v):
+                if <object>v is None:
+                    continue
+                key = _key(<object>k)
+                if key != K_INDEX and key != K_ID and key != K_TYPE and key != K_FUNCTION:
+                    self.extra[<object>k] = _merge(self.extra.get(<object>k), <object>v)
         return 0
 
     cdef dict value(self):
@@ -392,20 +470,30 @@ cdef class _ToolCalls:
         cdef PyObject* v
         cdef PyObject* p_index
         cdef PyObject* p_id
+        cdef PyObject* p_type
+        cdef PyObject* p_function
+        cdef bint extras
         cdef object index, new_id
         cdef _ToolCall target
         cdef list calls = self.calls
         cdef Key key
         for i in range(PyList_GET_SIZE(fragments)):
             fragment = PyList_GET_ITEM(fragments, i)
-            p_index = p_id = NULL
+            p_index = p_id = p_type = p_function = NULL
+            extras = False
             pos = 0
-            while PyDict_Next(<object>fragment, &pos, &k, &v):  # index and id, in one pass
+            while PyDict_Next(<object>fragment, &pos, &k, &v):  # all members, in one pass
                 key = _key(<object>k)
                 if key == K_INDEX:
                     p_index = v
                 elif key == K_ID:
                     p_id = v
+                elif key == K_FUNCTION:
+                    p_function = v
+                elif key == K_TYPE:
+                    p_type = v
+                else:
+                    extras = True
             index = <object>p_index if p_index != NULL else None
             new_id = <object>p_id if p_id != NULL else None
             n = PyList_GET_SIZE(calls)
@@ -426,7 +514,7 @@ cdef class _ToolCalls:
             # target is now the latest call with its index: remember it
             self.last_index = target.index
             self.last_target = target
-            target.merge(<dict>fragment)
+            target.merge(<dict>fragment, p_id, p_type, p_function, extras)
         return 0
 
     cdef list value(self):
@@ -483,6 +571,7 @@ cdef class _Choice:
     cdef object content
     cdef object refusal
     cdef dict message        # other message members, in order of arrival
+    cdef _ToolCalls tool_calls   # also in message (for its place); kept here to skip a lookup
     cdef dict logprobs
     cdef object finish_reason
     cdef dict extra          # other choice members: last non-null wins
@@ -561,13 +650,12 @@ cdef class _Choice:
             elif key == K_REFUSAL:
                 self.refusal = _merge(self.refusal, <object>v)
             elif key == K_TOOL_CALLS:
-                calls = self.message.get("tool_calls")
-                if calls is None:
+                if self.tool_calls is None:
                     if not <object>v:
                         continue  # Groq repeats "tool_calls": [] on every chunk
-                    calls = _ToolCalls()
-                    self.message["tool_calls"] = calls
-                (<_ToolCalls>calls).merge(<list>v)
+                    self.tool_calls = _ToolCalls()
+                    self.message["tool_calls"] = self.tool_calls
+                self.tool_calls.merge(<list>v)
             elif key == K_FUNCTION_CALL:
                 call = self.message.get("function_call")
                 if call is None:
@@ -889,7 +977,7 @@ cdef class ChatAccumulator:
             self._error = error
         raise error
 
-    cdef Key _classify(self, PyObject* k, Py_ssize_t slot) except? K_OTHER:
+    cdef Key _classify_top(self, PyObject* k, Py_ssize_t slot) except? K_OTHER:
         """What a top-level key is; remembered at ``slot`` when the answer cannot change."""
         cdef object key = <object>k
         cdef Key code = _key(key)
@@ -926,7 +1014,7 @@ cdef class ChatAccumulator:
             if slot < SHAPE and self._shape_keys[slot] == k:
                 code = self._shape_codes[slot]
             else:
-                code = self._classify(k, slot)
+                code = self._classify_top(k, slot)
             slot += 1
             if code == K_SKIP:
                 continue

@@ -129,17 +129,20 @@ cdef class LineSplitter:
             self._tail_len = 0
         if pos >= end:
             return 0
-        if self._next_lf < pos:
-            hit = memchr(buf + pos, b"\n", end - pos)
-            self._next_lf = (<const char*>hit - buf) if hit != NULL else end
-        if self._next_cr < pos:
-            hit = memchr(buf + pos, b"\r", end - pos)
-            self._next_cr = (<const char*>hit - buf) if hit != NULL else end
-        eol = self._next_lf if self._next_lf < self._next_cr else self._next_cr
-        if eol == end:  # no terminator: keep the rest for the next piece
-            self._tail_add(buf + pos, end - pos)
-            self._pos = end
-            return 0
+        if buf[pos] == b"\n" or buf[pos] == b"\r":
+            eol = pos  # the line ends here (every event ends with a blank line): no scan
+        else:
+            if self._next_lf < pos:
+                hit = memchr(buf + pos, b"\n", end - pos)
+                self._next_lf = (<const char*>hit - buf) if hit != NULL else end
+            if self._next_cr < pos:
+                hit = memchr(buf + pos, b"\r", end - pos)
+                self._next_cr = (<const char*>hit - buf) if hit != NULL else end
+            eol = self._next_lf if self._next_lf < self._next_cr else self._next_cr
+            if eol == end:  # no terminator: keep the rest for the next piece
+                self._tail_add(buf + pos, end - pos)
+                self._pos = end
+                return 0
         if self._tail_len:
             self._tail_add(buf + pos, eol - pos)
             self.line = self._tail
