@@ -62,7 +62,7 @@ class Sizes:
     min_total_s: float  # short measurements are repeated until about this much time is spent
 
 
-FULL = Sizes(main=40_000, openai=4_000, scaling=(1_000, 10_000, 100_000, 1_000_000), repeat=5, min_total_s=0.3)
+FULL = Sizes(main=40_000, openai=4_000, scaling=(1_000, 10_000, 100_000, 1_000_000), repeat=7, min_total_s=0.5)
 QUICK = Sizes(main=2_000, openai=200, scaling=(500, 1_000, 2_000, 5_000), repeat=3, min_total_s=0.02)
 
 

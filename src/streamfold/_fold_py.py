@@ -200,11 +200,17 @@ class _ToolCall:
                     if fvalue is None:
                         continue
                     if fkey == "arguments":
-                        piece = _arguments_piece(fvalue)
-                        if self.arguments is None:
-                            self.arguments = _Text(piece)
-                        else:
-                            self.arguments.add(piece)
+                        if type(fvalue) is not str:
+                            fvalue = _arguments_piece(fvalue)
+                        arguments = self.arguments
+                        if arguments is None:
+                            self.arguments = _Text(fvalue)
+                        elif fvalue:  # _Text.add, inlined: this runs once per fragment
+                            pieces = arguments.pieces
+                            pieces.append(fvalue)
+                            if len(pieces) >= TEXT_BLOCK:
+                                arguments.blocks.append("".join(pieces))
+                                pieces.clear()
                     elif fkey == "name":
                         self.name = _name_merge(self.name, fvalue)
                     else:
@@ -227,11 +233,12 @@ class _ToolCall:
 class _ToolCalls:
     """The tool calls of one choice, in arrival order."""
 
-    __slots__ = ("calls", "by_index")
+    __slots__ = ("calls", "by_index", "last")
 
     def __init__(self) -> None:
         self.calls: list[_ToolCall] = []
         self.by_index: dict[int, _ToolCall] = {}  # index -> the latest call with that index
+        self.last: _ToolCall | None = None  # the call merged last (fragments of one call come in a row)
 
     def merge(self, fragments: list[dict[str, Any]]) -> None:
         calls = self.calls
@@ -239,6 +246,8 @@ class _ToolCalls:
             index = fragment.get("index")
             if index is None:
                 target = calls[-1] if calls else None
+            elif self.last is not None and self.last.index == index:
+                target = self.last  # the latest call with this index: see below
             else:
                 target = self.by_index.get(index)
             new_id = fragment.get("id")
@@ -250,6 +259,7 @@ class _ToolCalls:
                 target = _ToolCall(index)
                 calls.append(target)
                 self.by_index[index] = target
+            self.last = target  # always the latest call with its index
             target.merge(fragment)
 
     def value(self) -> list[dict[str, Any]]:
@@ -288,7 +298,7 @@ class _FunctionCall:
 
 
 class _Choice:
-    __slots__ = ("index", "role", "content", "refusal", "message", "logprobs", "finish_reason", "extra")
+    __slots__ = ("index", "role", "content", "refusal", "message", "tool_calls", "logprobs", "finish_reason", "extra")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -296,6 +306,7 @@ class _Choice:
         self.content: Any = None
         self.refusal: Any = None
         self.message: dict[str, Any] = {}  # other message members, in order of arrival
+        self.tool_calls: _ToolCalls | None = None  # also in message (for its place); saves a lookup
         self.logprobs: dict[str, Any] | None = None
         self.finish_reason: Any = None
         self.extra: dict[str, Any] = {}  # other choice members: last non-null wins
@@ -345,11 +356,11 @@ class _Choice:
             elif key == "refusal":
                 self.refusal = _merge(self.refusal, value)
             elif key == "tool_calls":
-                calls = self.message.get("tool_calls")
+                calls = self.tool_calls
                 if calls is None:
                     if not value:
                         continue  # Groq repeats "tool_calls": [] on every chunk
-                    calls = self.message["tool_calls"] = _ToolCalls()
+                    calls = self.tool_calls = self.message["tool_calls"] = _ToolCalls()
                 calls.merge(value)
             elif key == "function_call":
                 call = self.message.get("function_call")
@@ -387,23 +398,23 @@ def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[
     Error paths (``choices[0].delta...``) are only formatted when a check fails: building
     them for every chunk would cost more than the checks.
     """
-    if not isinstance(choices, list):
+    if type(choices) is not list and not isinstance(choices, list):
         raise _errors.bad_shape(number, data, "choices", "a list", choices)
     checked = []
     for i, choice in enumerate(choices):
-        if not isinstance(choice, dict):
+        if type(choice) is not dict and not isinstance(choice, dict):
             raise _errors.bad_shape(number, data, f"choices[{i}]", "an object", choice)
         index = choice.get("index")
         if index is None:
             index = 0
-        elif not _is_index(index):
+        elif type(index) is not int and not _is_index(index):
             raise _errors.bad_shape(number, data, f"choices[{i}].index", "an integer", index)
         logprobs = choice.get("logprobs")
         if logprobs is not None:
             _check_logprobs(logprobs, number, data, i)
         delta = choice.get("delta")
         if delta is not None:
-            if not isinstance(delta, dict):
+            if type(delta) is not dict and not isinstance(delta, dict):
                 raise _errors.bad_shape(number, data, f"choices[{i}].delta", "an object", delta)
             for key, value in delta.items():  # in order: the first bad member is reported
                 if value is None:
@@ -428,23 +439,31 @@ def _check_logprobs(logprobs: Any, number: int, data: bytes | None, i: int) -> N
 
 
 def _check_tool_calls(calls: Any, number: int, data: bytes | None, i: int) -> None:
-    if not isinstance(calls, list):
+    if type(calls) is not list and not isinstance(calls, list):
         raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls", "a list", calls)
     for j, call in enumerate(calls):
-        if not isinstance(call, dict):
+        if type(call) is not dict and not isinstance(call, dict):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}]", "an object", call)
         index = call.get("index")
-        if index is not None and not _is_index(index):
+        if index is not None and type(index) is not int and not _is_index(index):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].index", "an integer", index)
         value = call.get("id")
-        if value is not None and not isinstance(value, str):
+        if value is not None and type(value) is not str and not isinstance(value, str):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].id", "a string", value)
         value = call.get("type")
-        if value is not None and not isinstance(value, str):
+        if value is not None and type(value) is not str and not isinstance(value, str):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].type", "a string", value)
         function = call.get("function")
         if function is not None:
-            _check_function(function, number, data, f"choices[{i}].delta.tool_calls[{j}].function")
+            # the common case, every member a string (or null), needs no path formatted
+            simple = type(function) is dict
+            if simple:
+                for value in function.values():
+                    if type(value) is not str and value is not None:
+                        simple = False
+                        break
+            if not simple:
+                _check_function(function, number, data, f"choices[{i}].delta.tool_calls[{j}].function")
         if not _CALL_KEYS.issuperset(call):
             for key, value in call.items():
                 if key not in _CALL_KEYS and _is_container(value) and not nesting_ok(value):
@@ -564,7 +583,7 @@ class ChatAccumulator:
         return self.snapshot() if self._chunks else None
 
     def _add(self, chunk: Any, number: int, data: bytes | None) -> None:
-        if not isinstance(chunk, dict):
+        if type(chunk) is not dict and not isinstance(chunk, dict):
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk))
         if chunk.get("error"):
             self._fail(_errors.api_error(number, chunk, data))

@@ -1,0 +1,30 @@
+"""The benchmark harness in quick mode, so it never rots (no speed is asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_quick_benchmark_runs_and_checks_every_contender(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_core.py"), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "[targets]" in proc.stdout
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    contenders = {row["contender"] for row in rows}
+    assert {"orjson.loads floor", "streamfold fold (twin)"} <= contenders, contenders
+    for row in rows:
+        # every contender either ran with a correct output, or was skipped for a stated reason
+        assert row["status"] == "ok" or row["status"].startswith("skipped: "), row
+        if row["status"] == "ok":
+            assert row["samples_ns"] and min(row["samples_ns"]) > 0
+    assert report["scaling"]["points"] and report["memory"]["status"] == "ok"
