@@ -49,6 +49,10 @@ SCALING_MAX_SPREAD = 1.2
 #: text itself (twice, for slack) but not a per-chunk object (which would cost >= 56 B each).
 MEMORY_MAX_X_CONTENT = 2.0
 MEMORY_SLACK_BYTES = 2**20
+#: In the scaling section, a sample of a small size repeats the fold to last about this long.
+SCALING_SAMPLE_S = 0.15
+#: Rounds of the scaling section (more than the others: its limit, 1.2, is tight for a noisy machine).
+SCALING_ROUNDS = 11
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Sizes:
     min_total_s: float  # short measurements are repeated until about this much time is spent
 
 
-FULL = Sizes(main=40_000, openai=4_000, scaling=(1_000, 10_000, 100_000, 1_000_000), repeat=7, min_total_s=0.5)
+FULL = Sizes(main=40_000, openai=4_000, scaling=(1_000, 10_000, 100_000, 1_000_000), repeat=11, min_total_s=0.5)
 QUICK = Sizes(main=2_000, openai=200, scaling=(500, 1_000, 2_000, 5_000), repeat=3, min_total_s=0.02)
 
 
@@ -131,9 +135,10 @@ class Row:
 
     @property
     def x_floor(self) -> float | None:
-        if self.floor is None or not self.floor.ok or not self.ok:
+        """Time / floor time: the paired per-round median (see ``ratio_of``)."""
+        if self.floor is None:
             return None
-        return self.best_ns / self.floor.best_ns
+        return ratio_of(self, self.floor)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -450,8 +455,11 @@ class Report:
                 return row
         return None
 
-    def ratio(self, name: str, value: float | None, unit: str = "x") -> None:
-        self.ratios.append({"name": name, "value": value, "unit": unit})
+    def ratio(self, name: str, slow: Row | None, fast: Row | None) -> float | None:
+        """Record slow / fast (paired per-round median, and best / best); returns the former."""
+        value = ratio_of(slow, fast)
+        self.ratios.append({"name": name, "value": value, "best_value": best_ratio_of(slow, fast), "unit": "x"})
+        return value
 
     def target(self, name: str, value: float | None, limit: float, at_most: bool, skip: str = "") -> None:
         if value is None:
@@ -465,7 +473,24 @@ class Report:
 
 
 def ratio_of(slow: Row | None, fast: Row | None) -> float | None:
-    """How many times slower ``slow`` is than ``fast`` per chunk (None if either is missing)."""
+    """How many times slower ``slow`` is than ``fast`` per chunk (None if either is missing).
+
+    The median, over the rounds, of the two rows' ratio in the same round: both ran within
+    about a second of each other, so a slow spell of a shared machine (which can add 50%
+    for minutes) mostly cancels out.  Rows of different groups fall back to best / best.
+    """
+    if slow is None or fast is None or not slow.ok or not fast.ok:
+        return None
+    if (slow.section, slow.corpus) != (fast.section, fast.corpus):
+        return best_ratio_of(slow, fast)
+    rounds = min(len(slow.samples_ns), len(fast.samples_ns))
+    return statistics.median(
+        (slow.samples_ns[i] / slow.chunks) / (fast.samples_ns[i] / fast.chunks) for i in range(rounds)
+    )
+
+
+def best_ratio_of(slow: Row | None, fast: Row | None) -> float | None:
+    """The same ratio from each row's best time alone (shown beside the paired one)."""
     if slow is None or fast is None or not slow.ok or not fast.ok:
         return None
     return slow.us_per_chunk / fast.us_per_chunk
@@ -540,11 +565,13 @@ def scaling_section(report: Report, sizes: Sizes) -> None:
     from streamfold._api import fold_with
 
     accumulator = module.ChatAccumulator
+    # Build every size first, check each fold, then time the sizes in rounds (each size once
+    # per round, short ones repeated to about SCALING_SAMPLE_S per sample), so that a slow
+    # spell of the machine hits every size alike instead of whichever ran during it.
+    streams: dict[int, tuple[list[bytes], int]] = {}
     points = []
-    reads: list[bytes] = []
     expected: corpus.Expected | None = None
     for n in sizes.scaling:
-        del reads  # free the previous stream before building the next
         stream = corpus.text_stream(n)
         reads, nbytes = corpus.split_reads(stream), len(stream)
         del stream
@@ -557,16 +584,33 @@ def scaling_section(report: Report, sizes: Sizes) -> None:
         if not ok:
             points.append({"chunks": n, "status": "wrong output: content or usage differs"})
             continue
-        samples = measure(lambda: fold_with(accumulator, reads), sizes, first_ns=first_ns)
-        best = min(samples)
-        points.append({
-            "chunks": n, "bytes": nbytes, "status": "ok", "samples_ns": samples,
-            "us_per_chunk": best / 1e3 / n, "median_us_per_chunk": statistics.median(samples) / 1e3 / n,
-            "mb_per_s": nbytes / (best / 1e9) / 1e6,
-        })
+        calls = max(1, int(SCALING_SAMPLE_S * 1e9 / max(first_ns, 1)))
+        streams[n] = (reads, calls)
+        points.append({"chunks": n, "bytes": nbytes, "status": "ok", "calls_per_sample": calls, "samples_ns": []})
+    by_size = {p["chunks"]: p for p in points}
+    for _ in range(max(sizes.repeat, SCALING_ROUNDS if sizes is FULL else 0)):
+        for n, (reads, calls) in streams.items():
+            def sample(reads: list[bytes] = reads, calls: int = calls) -> None:
+                for _ in range(calls):
+                    fold_with(accumulator, reads)
+            by_size[n]["samples_ns"].append(time_call(sample) // calls)
+    for n, point in by_size.items():
+        if point["status"] == "ok":
+            best = min(point["samples_ns"])
+            point.update(us_per_chunk=best / 1e3 / n, median_us_per_chunk=statistics.median(point["samples_ns"]) / 1e3 / n,
+                         mb_per_s=point["bytes"] / (best / 1e9) / 1e6)
+    reads = streams[sizes.scaling[-1]][0] if sizes.scaling[-1] in streams else []
+    del streams
     costs = [p["us_per_chunk"] for p in points if p["status"] == "ok"]
-    spread = max(costs) / min(costs) if len(costs) == len(sizes.scaling) else None
-    report.scaling = {"contender": label, "points": points, "spread": spread}
+    spread = paired_spread = None
+    if len(costs) == len(sizes.scaling):
+        # Judged on each size's best time: one sample of the largest size lasts seconds and
+        # the others a fraction of one, so a round does not pair them the way ratio_of pairs
+        # contenders, and the max/min of several noisy samples per round is biased upward.
+        spread = max(costs) / min(costs)
+        rounds = [[p["samples_ns"][r] / p["chunks"] for p in points] for r in range(len(points[0]["samples_ns"]))]
+        paired_spread = statistics.median(max(costs) / min(costs) for costs in rounds)
+    report.scaling = {"contender": label, "points": points, "spread": spread, "paired_spread": paired_spread}
 
     # Peak traced memory of folding the largest stream; the reads are allocated before
     # tracing starts, so they are not counted.
@@ -701,7 +745,8 @@ def print_scaling(report: Report) -> None:
             f"{p['chunks']:>10,}  {p['bytes'] / 1e6:>8.1f}  {p['us_per_chunk']:>9.3f}  "
             f"{p['median_us_per_chunk']:>9.3f}  {p['mb_per_s']:>8.1f}"
         )
-    print(f"max/min cost per chunk: {fmt(scaling['spread'], 3)}")
+    print(f"max/min cost per chunk (best of each size): {fmt(scaling['spread'], 3)}"
+          f"  (median over rounds of the spread within a round: {fmt(scaling.get('paired_spread'), 3)})")
     m = report.memory
     if m:
         print(
@@ -715,9 +760,10 @@ def print_scaling(report: Report) -> None:
 
 
 def print_summary(report: Report) -> None:
-    print("\n[ratios]")
+    print("\n[ratios]  paired: median over rounds of the ratio within a round (judged); best: best / best")
+    print(f"  {'':<62} {'paired':>9}   {'best':>9}")
     for r in report.ratios:
-        print(f"  {r['name']:<66} {fmt(r['value']):>9} {r['unit']}")
+        print(f"  {r['name']:<62} {fmt(r['value']):>9} x {fmt(r['best_value']):>9} x")
     print("\n[targets]")
     for t in report.targets:
         value = "" if t["value"] is None else f": {t['value']:.2f} (limit {t['comparison']} {t['limit']:g})"
@@ -738,15 +784,13 @@ def judge(report: Report, corpora: list[str]) -> None:
         floor = report.find("fold", FLOOR, name)
         for contender, limit, label in ((CYTHON, CYTHON_MAX_X_FLOOR, "cython"), (TWIN, TWIN_MAX_X_FLOOR, "twin")):
             row = report.find("fold", contender, name)
-            value = ratio_of(row, floor)
-            report.ratio(f"{label} fold / orjson floor ({name})", value)
+            value = report.ratio(f"{label} fold / orjson floor ({name})", row, floor)
             report.target(f"{label} fold <= {limit:g} x floor ({name})", value, limit, True, why_missing(row, floor))
     for name in corpora:
         openai_row = report.find("openai", OPENAI, name)
         for contender, label in ((CYTHON, "cython"), (TWIN, "twin")):
             row = report.find("openai", contender, name)
-            value = ratio_of(openai_row, row)
-            report.ratio(f"openai per chunk / {label} fold per chunk ({name})", value)
+            value = report.ratio(f"openai per chunk / {label} fold per chunk ({name})", openai_row, row)
             if label == "cython":
                 report.target(
                     f"cython fold >= {OPENAI_MIN_SPEEDUP:g} x faster than openai per chunk ({name})",
@@ -756,8 +800,7 @@ def judge(report: Report, corpora: list[str]) -> None:
         httpx_row = report.find("sse", HTTPX_SSE, name)
         for contender, label in ((SSE_CYTHON, "cython"), (SSE_TWIN, "twin")):
             row = report.find("sse", contender, name)
-            value = ratio_of(httpx_row, row)
-            report.ratio(f"httpx-sse / {label} SSEDecoder ({name})", value)
+            value = report.ratio(f"httpx-sse / {label} SSEDecoder ({name})", httpx_row, row)
             if label == "cython":
                 report.target(
                     f"cython SSEDecoder >= {HTTPX_SSE_MIN_SPEEDUP:g} x faster than httpx-sse ({name})",
@@ -765,7 +808,7 @@ def judge(report: Report, corpora: list[str]) -> None:
                 )
         report.ratio(
             f"openai SSEDecoder / cython SSEDecoder ({name})",
-            ratio_of(report.find("sse", OPENAI_SSE, name), report.find("sse", SSE_CYTHON, name)),
+            report.find("sse", OPENAI_SSE, name), report.find("sse", SSE_CYTHON, name),
         )
 
 
@@ -787,9 +830,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"cpu {machine['cpu']} x{machine['cpu_count']}; streamfold {v['streamfold']} "
         f"[{machine['streamfold_implementation']}, extension built: {machine['cython_extension_built']}], "
         f"orjson {v['orjson']}, openai {v['openai']}, httpx-sse {v['httpx-sse']}\n"
-        f"reads of {corpus.READ_SIZE:,} bytes; output checked (the warm-up), then best (and median) of >= "
-        f"{sizes.repeat} timed runs,\n"
-        "contenders of a corpus interleaved round by round, gc disabled while timing;\n"
+        f"reads of {corpus.READ_SIZE:,} bytes; output checked (the warm-up), then >= {sizes.repeat} rounds, "
+        "each contender of a corpus timed once per round, gc disabled while timing;\n"
+        "ratios (and targets): median over rounds of the ratio within a round; best and median times shown;\n"
         "costs per JSON chunk of the stream; x floor = time / time of orjson.loads over the same chunks' data"
     )
 
@@ -844,7 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "config": {
                 "quick": args.quick, "read_size": corpus.READ_SIZE, "main_chunks": sizes.main,
                 "openai_chunks": sizes.openai, "scaling_chunks": list(sizes.scaling),
-                "min_repeat": sizes.repeat, "timer": "time.perf_counter_ns", "statistic": "best",
+                "min_repeat": sizes.repeat, "timer": "time.perf_counter_ns", "statistic": "ratios: median of per-round ratios; times: best and median",
             },
             "rows": [r.as_dict() for r in report.rows],
             "ratios": report.ratios,
