@@ -365,7 +365,7 @@ cdef object _value(object state):
         return {key: _value(value) for key, value in (<dict>state).items()}
     if type(state) is list:
         return [_value(value) for value in <list>state]
-    return _copy(state)
+    return state  # a scalar (_merge stores only dicts, lists, _Text and scalars)
 
 
 cdef inline str _name_merge(str current, object new):

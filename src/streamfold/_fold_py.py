@@ -68,7 +68,7 @@ def _is_empty(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return not value
-    return isinstance(value, int) and not isinstance(value, bool) and value == 0
+    return _is_int(value) and value == 0
 
 
 def _merge(old: Any, new: Any) -> Any:
@@ -91,7 +91,7 @@ def _merge(old: Any, new: Any) -> Any:
         for item in new:
             if isinstance(item, dict):
                 index = item.get("index")
-                if isinstance(index, int) and not isinstance(index, bool):
+                if _is_int(index):
                     for j in range(len(old) - 1, -1, -1):
                         if type(old[j]) is dict and _same_index(old[j].get("index"), index):
                             _merge(old[j], item)
@@ -105,7 +105,7 @@ def _merge(old: Any, new: Any) -> Any:
 
 
 def _same_index(found: Any, index: int) -> bool:
-    return isinstance(found, int) and not isinstance(found, bool) and found == index
+    return _is_int(found) and found == index
 
 
 def _copy(value: Any) -> Any:
@@ -161,7 +161,7 @@ def _value(state: Any) -> Any:
         return {key: _value(value) for key, value in state.items()}
     if type(state) is list:
         return [_value(value) for value in state]
-    return _copy(state)
+    return state  # a scalar (_merge stores only dicts, lists, _Text and scalars)
 
 
 def _name_merge(current: str, new: str) -> str:
@@ -388,7 +388,8 @@ class _Choice:
 # Shape checks: everything the merge relies on, checked before anything is merged
 
 
-def _is_index(value: Any) -> bool:
+def _is_int(value: Any) -> bool:
+    """An integer, and not a boolean (True == 1 in Python)."""
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
@@ -407,7 +408,7 @@ def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[
         index = choice.get("index")
         if index is None:
             index = 0
-        elif type(index) is not int and not _is_index(index):
+        elif type(index) is not int and not _is_int(index):
             raise _errors.bad_shape(number, data, f"choices[{i}].index", "an integer", index)
         logprobs = choice.get("logprobs")
         if logprobs is not None:
@@ -445,7 +446,7 @@ def _check_tool_calls(calls: Any, number: int, data: bytes | None, i: int) -> No
         if type(call) is not dict and not isinstance(call, dict):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}]", "an object", call)
         index = call.get("index")
-        if index is not None and type(index) is not int and not _is_index(index):
+        if index is not None and type(index) is not int and not _is_int(index):
             raise _errors.bad_shape(number, data, f"choices[{i}].delta.tool_calls[{j}].index", "an integer", index)
         value = call.get("id")
         if value is not None and type(value) is not str and not isinstance(value, str):
