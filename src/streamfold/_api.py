@@ -20,7 +20,8 @@ def fold(
     (an HTTP response's ``iter_bytes()``, a binary file, a list).  Raises a
     ``StreamError`` (with ``.partial``) if the stream is bad or unfinished.
     """
-    return fold_with(ChatAccumulator, source, max_event_bytes=max_event_bytes)
+    result: dict[str, Any] = fold_with(ChatAccumulator, source, max_event_bytes=max_event_bytes)
+    return result
 
 
 async def afold(
@@ -33,9 +34,11 @@ async def afold(
 def fold_with(accumulator_class: type, source: Any, **options: Any) -> dict[str, Any]:
     """``fold`` with an explicit accumulator class (the tests run both implementations)."""
     acc = accumulator_class(**options)
+    result: dict[str, Any]
     if isinstance(source, _BYTES):
         acc.feed(source)
-        return acc.result()
+        result = acc.result()
+        return result
     if isinstance(source, str):
         raise TypeError("fold() needs bytes or an iterable of bytes, not str")
     try:
@@ -44,7 +47,8 @@ def fold_with(accumulator_class: type, source: Any, **options: Any) -> dict[str,
     except Exception as exc:
         _keep_partial(exc, acc)
         raise
-    return acc.result()
+    result = acc.result()
+    return result
 
 
 async def afold_with(accumulator_class: type, source: Any, **options: Any) -> dict[str, Any]:
@@ -58,7 +62,8 @@ async def afold_with(accumulator_class: type, source: Any, **options: Any) -> di
     except Exception as exc:
         _keep_partial(exc, acc)
         raise
-    return acc.result()
+    result: dict[str, Any] = acc.result()
+    return result
 
 
 def _keep_partial(exc: Exception, acc: Any) -> None:

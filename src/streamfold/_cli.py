@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from importlib import resources
-from typing import BinaryIO
+from typing import IO
 
 import orjson
 
@@ -17,7 +17,7 @@ from ._impl import ChatAccumulator, SSEDecoder
 READ_SIZE = 64 * 1024
 
 
-def _reads(stream: BinaryIO) -> Iterator[bytes]:
+def _reads(stream: IO[bytes]) -> Iterator[bytes]:
     while True:
         piece = stream.read(READ_SIZE)
         if not piece:
@@ -25,7 +25,7 @@ def _reads(stream: BinaryIO) -> Iterator[bytes]:
         yield piece
 
 
-def _open_source(path: str | None) -> BinaryIO:
+def _open_source(path: str | None) -> IO[bytes]:
     if path is None:
         return resources.files("streamfold").joinpath("data/sample.sse").open("rb")
     if path == "-":
@@ -33,7 +33,7 @@ def _open_source(path: str | None) -> BinaryIO:
     return open(path, "rb")
 
 
-def _print_json(value: object, out: BinaryIO, *, indent: bool) -> None:
+def _print_json(value: object, out: IO[bytes], *, indent: bool) -> None:
     out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0) + b"\n")
     out.flush()
 
@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m streamfold`` and the ``streamfold`` script."""
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. piped into `head`

@@ -70,7 +70,7 @@ class IncompleteStreamError(StreamError):
     """The stream ended before it was complete (no ``[DONE]`` and a choice unfinished)."""
 
 
-def _rebuild(cls: type, state: dict[str, Any], args: tuple[Any, ...]) -> StreamError:
+def _rebuild(cls: type[StreamError], state: dict[str, Any], args: tuple[Any, ...]) -> StreamError:
     err = cls.__new__(cls)
     Exception.__init__(err, *args)
     err.__dict__.update(state)

@@ -104,7 +104,7 @@ def _merge(old: Any, new: Any) -> Any:
     return new
 
 
-def _same_index(found: Any, index: int) -> bool:
+def _same_index(found: Any, index: Any) -> bool:
     return _is_int(found) and found == index
 
 
