@@ -43,6 +43,8 @@ def load_impl(name: str) -> SimpleNamespace | None:
         ChatAccumulator=folding.ChatAccumulator,
         fold=functools.partial(_api.fold_with, folding.ChatAccumulator),
         afold=functools.partial(_api.afold_with, folding.ChatAccumulator),
+        iter_events=functools.partial(_api.iter_events_with, folding.ChatAccumulator),
+        aiter_events=functools.partial(_api.aiter_events_with, folding.ChatAccumulator),
     )
 
 

@@ -22,7 +22,23 @@ import orjson
 
 from streamfold._framing_c cimport Framer
 from streamfold import _errors
+from streamfold._events import (
+    ChunkEvent,
+    ContentDeltaEvent,
+    ContentDoneEvent,
+    FunctionToolCallArgumentsDeltaEvent,
+    FunctionToolCallArgumentsDoneEvent,
+    LogprobsContentDeltaEvent,
+    LogprobsContentDoneEvent,
+    LogprobsRefusalDeltaEvent,
+    LogprobsRefusalDoneEvent,
+    ReasoningDeltaEvent,
+    ReasoningDoneEvent,
+    RefusalDeltaEvent,
+    RefusalDoneEvent,
+)
 from streamfold._fold_py import MAX_NESTING, nesting_ok
+from streamfold._partial_json import PartialJSON, PartialJSONError
 from streamfold._framing_py import DEFAULT_MAX_EVENT_BYTES, check_bytes
 
 cdef extern from "Python.h":
@@ -78,6 +94,8 @@ cdef enum Key:
     K_TYPE
     K_NAME
     K_ARGUMENTS
+    K_REASONING           # "reasoning" (OpenRouter) and ...
+    K_REASONING_CONTENT   # ... "reasoning_content" (DeepSeek): reasoning events
     K_SKIP  # a top-level member that needs no work (settled, object, obfuscation)
 
 
@@ -139,12 +157,17 @@ cdef Key _classify_ascii(object key) noexcept:
     elif n == 9:
         if memcmp(s, b"arguments", 9) == 0:
             return K_ARGUMENTS
+        if memcmp(s, b"reasoning", 9) == 0:
+            return K_REASONING
     elif n == 10:
         if memcmp(s, b"tool_calls", 10) == 0:
             return K_TOOL_CALLS
     elif n == 11:
         if memcmp(s, b"obfuscation", 11) == 0:
             return K_OBFUSCATION
+    elif n == 17:
+        if memcmp(s, b"reasoning_content", 17) == 0:
+            return K_REASONING_CONTENT
     elif n == 13:
         if memcmp(s, b"finish_reason", 13) == 0:
             return K_FINISH_REASON
@@ -208,6 +231,10 @@ cdef Key _classify(object key) noexcept:
         return K_FINISH_REASON
     if PyUnicode_CompareWithASCIIString(key, b"function_call") == 0:
         return K_FUNCTION_CALL
+    if PyUnicode_CompareWithASCIIString(key, b"reasoning") == 0:
+        return K_REASONING
+    if PyUnicode_CompareWithASCIIString(key, b"reasoning_content") == 0:
+        return K_REASONING_CONTENT
     return K_OTHER
 
 
@@ -259,20 +286,25 @@ cdef class _Text:
 
     cdef list blocks
     cdef list pieces
+    cdef public Py_ssize_t length  # characters so far: where an event's snapshot ends
 
     def __cinit__(self):
         self.blocks = []
         self.pieces = []
+        self.length = 0
 
     cdef inline int add(self, object piece) except -1:
-        if PyUnicode_GET_LENGTH(piece):
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(piece)
+        if n:
+            self.length += n
             PyList_Append(self.pieces, piece)
             if PyList_GET_SIZE(self.pieces) >= TEXT_BLOCK:
                 PyList_Append(self.blocks, "".join(self.pieces))
                 self.pieces = []
         return 0
 
-    cdef str value(self):
+    cpdef str value(self):
+        """The text so far (event snapshots call it from Python)."""
         if PyList_GET_SIZE(self.blocks):
             return "".join(self.blocks) + "".join(self.pieces)
         return "".join(self.pieces)
@@ -325,6 +357,11 @@ cdef object _merge(object old, object new):
 
 cdef inline bint _same_index(object found, object index):
     return _is_int(found) and found == index
+
+
+cdef inline bint _is_text_delta(object state, object value):
+    """A delta event is due: the member is text and this chunk added a non-empty string."""
+    return type(state) is _Text and PyUnicode_CheckExact(value) and PyUnicode_GET_LENGTH(value) > 0
 
 
 cdef object _copy(object value):
@@ -392,6 +429,7 @@ cdef class _ToolCall:
     cdef _Text arguments
     cdef dict function_extra
     cdef dict extra
+    cdef object parser  # a PartialJSON: arguments parsed as they stream (opt-in)
 
     def __cinit__(self, index):
         self.index = index
@@ -401,15 +439,18 @@ cdef class _ToolCall:
         self.arguments = None
         self.function_extra = {}
         self.extra = {}
+        self.parser = None
 
-    cdef int merge(self, dict fragment, PyObject* p_id, PyObject* p_type, PyObject* p_function,
-                   bint extras) except -1:
-        """Merge a fragment whose id/type/function members were found by the caller's pass."""
+    cdef object merge(self, dict fragment, PyObject* p_id, PyObject* p_type, PyObject* p_function,
+                      bint extras):
+        """Merge a fragment whose id/type/function members were found by the caller's pass;
+        returns the arguments text it added ("" if none)."""
         cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
         cdef Key key
         cdef object piece
+        cdef object added = ""
         if p_id != NULL and <object>p_id is not None:
             self.id = _name_merge(self.id, <object>p_id)
         if p_type != NULL and <object>p_type is not None:
@@ -420,7 +461,7 @@ cdef class _ToolCall:
                     continue
                 key = _key(<object>k)
                 if key == K_ARGUMENTS:
-                    piece = _arguments_piece(<object>v)
+                    piece = added = _arguments_piece(<object>v)
                     if self.arguments is None:
                         self.arguments = _new_text(piece)
                     else:
@@ -437,7 +478,32 @@ cdef class _ToolCall:
                 key = _key(<object>k)
                 if key != K_INDEX and key != K_ID and key != K_TYPE and key != K_FUNCTION:
                     self.extra[<object>k] = _merge(self.extra.get(<object>k), <object>v)
-        return 0
+        return added
+
+    cdef object delta_event(self, object choice_index, object piece, bint parse):
+        cdef object parsed = None
+        if parse:
+            if self.parser is None:
+                self.parser = PartialJSON()
+            if self.parser.error is None:
+                try:
+                    self.parser.feed(piece)
+                except PartialJSONError:
+                    pass  # not JSON: no partial value (the done event gives the error)
+            parsed = self.parser.value if self.parser.error is None else None
+        return FunctionToolCallArgumentsDeltaEvent(
+            choice_index, self.index, self.id, self.name, piece, self.arguments,
+            self.arguments.length if self.arguments is not None else 0, parsed)
+
+    cdef object done_event(self, object choice_index, object finish_reason):
+        cdef str arguments = self.arguments.value() if self.arguments is not None else ""
+        cdef object parsed = None, error = None
+        try:
+            parsed = _loads(arguments)
+        except _JSONDecodeError as exc:
+            error = exc
+        return FunctionToolCallArgumentsDoneEvent(
+            choice_index, self.index, self.id, self.name, arguments, parsed, error, finish_reason)
 
     cdef dict value(self):
         cdef dict function = {"name": self.name,
@@ -465,8 +531,9 @@ cdef class _ToolCalls:
         self.calls = []
         self.by_index = {}
 
-    cdef int merge(self, list fragments) except -1:
+    cdef int merge(self, list fragments, list events, object choice_index, bint parse) except -1:
         cdef Py_ssize_t i, pos, n
+        cdef object added
         cdef PyObject* fragment
         cdef PyObject* k
         cdef PyObject* v
@@ -516,12 +583,18 @@ cdef class _ToolCalls:
             # target is now the latest call with its index: remember it
             self.last_index = target.index
             self.last_target = target
-            target.merge(<dict>fragment, p_id, p_type, p_function, extras)
+            added = target.merge(<dict>fragment, p_id, p_type, p_function, extras)
+            if events is not None and PyUnicode_GET_LENGTH(added):
+                PyList_Append(events, target.delta_event(choice_index, added, parse))
         return 0
+
+    cdef list in_order(self):
+        """The final order: by index, then arrival."""
+        return sorted(self.calls, key=_call_index)
 
     cdef list value(self):
         cdef _ToolCall call
-        return [call.value() for call in sorted(self.calls, key=_call_index)]
+        return [call.value() for call in self.in_order()]
 
 
 @cython.final
@@ -577,6 +650,7 @@ cdef class _Choice:
     cdef dict logprobs
     cdef object finish_reason
     cdef dict extra          # other choice members: last non-null wins
+    cdef bint done           # its done events were given (feed_events / add_chunk_events)
 
     def __cinit__(self, index):
         self.index = index
@@ -587,19 +661,22 @@ cdef class _Choice:
         self.logprobs = None
         self.finish_reason = None
         self.extra = {}
+        self.done = False
 
-    cdef int merge(self, ChoiceRec* rec) except -1:
-        """Fold one checked choice of a chunk."""
+    cdef int merge(self, ChoiceRec* rec, list events, bint parse) except -1:
+        """Fold one checked choice of a chunk; with ``events``, append this choice's events
+        (the deltas', in the delta's order, then the logprobs', then done if it finished)."""
         cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
         cdef Key key
+        cdef bint finished = rec.finish_reason != NULL and <object>rec.finish_reason is not None
         if rec.delta != NULL and <object>rec.delta is not None and PyDict_Size(<object>rec.delta):
-            self._merge_delta(<dict>rec.delta)
-        if rec.finish_reason != NULL and <object>rec.finish_reason is not None:
+            self._merge_delta(<dict>rec.delta, events, parse)
+        if finished:
             self.finish_reason = <object>rec.finish_reason
         if rec.logprobs != NULL and <object>rec.logprobs is not None:
-            self._merge_logprobs(<dict>rec.logprobs)
+            self._merge_logprobs(<dict>rec.logprobs, events)
         if rec.extras:  # other members (Azure content_filter_results): last non-null wins
             while PyDict_Next(<object>rec.choice, &pos, &k, &v):
                 if <object>v is None:
@@ -607,9 +684,11 @@ cdef class _Choice:
                 key = _key(<object>k)
                 if key != K_INDEX and key != K_DELTA and key != K_LOGPROBS and key != K_FINISH_REASON:
                     self.extra[<object>k] = <object>v
+        if events is not None and finished:
+            self.done_events(events)
         return 0
 
-    cdef int _merge_logprobs(self, dict value) except -1:
+    cdef int _merge_logprobs(self, dict value, list events) except -1:
         cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
@@ -625,19 +704,25 @@ cdef class _Choice:
             if key == K_CONTENT or key == K_REFUSAL:
                 current = logprobs[<object>k]
                 if current is None:
-                    logprobs[<object>k] = list(<object>v)
+                    current = list(<object>v)
+                    logprobs[<object>k] = current
                 else:
                     (<list>current).extend(<object>v)
+                if events is not None and <object>v:
+                    if key == K_CONTENT:
+                        PyList_Append(events, LogprobsContentDeltaEvent(self.index, <object>v, current))
+                    else:
+                        PyList_Append(events, LogprobsRefusalDeltaEvent(self.index, <object>v, current))
             else:
                 logprobs[<object>k] = <object>v
         return 0
 
-    cdef int _merge_delta(self, dict delta) except -1:
+    cdef int _merge_delta(self, dict delta, list events, bint parse) except -1:
         cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
         cdef Key key
-        cdef object calls, call
+        cdef object call, state
         while PyDict_Next(delta, &pos, &k, &v):
             if <object>v is None:
                 continue
@@ -647,17 +732,23 @@ cdef class _Choice:
                     (<_Text>self.content).add(<object>v)
                 else:
                     self.content = _merge(self.content, <object>v)
+                if events is not None and _is_text_delta(self.content, <object>v):
+                    PyList_Append(events, ContentDeltaEvent(
+                        "content.delta", self.index, <object>v, self.content, (<_Text>self.content).length))
             elif key == K_ROLE:
                 self.role = <object>v
             elif key == K_REFUSAL:
                 self.refusal = _merge(self.refusal, <object>v)
+                if events is not None and _is_text_delta(self.refusal, <object>v):
+                    PyList_Append(events, RefusalDeltaEvent(
+                        "refusal.delta", self.index, <object>v, self.refusal, (<_Text>self.refusal).length))
             elif key == K_TOOL_CALLS:
                 if self.tool_calls is None:
                     if not <object>v:
                         continue  # Groq repeats "tool_calls": [] on every chunk
                     self.tool_calls = _ToolCalls()
                     self.message["tool_calls"] = self.tool_calls
-                self.tool_calls.merge(<list>v)
+                self.tool_calls.merge(<list>v, events, self.index, parse)
             elif key == K_FUNCTION_CALL:
                 call = self.message.get("function_call")
                 if call is None:
@@ -665,7 +756,39 @@ cdef class _Choice:
                     self.message["function_call"] = call
                 (<_FunctionCall>call).merge(<dict>v)
             else:
-                self.message[<object>k] = _merge(self.message.get(<object>k), <object>v)
+                state = _merge(self.message.get(<object>k), <object>v)
+                self.message[<object>k] = state
+                if (events is not None and (key == K_REASONING_CONTENT or key == K_REASONING)
+                        and _is_text_delta(state, <object>v)):
+                    PyList_Append(events, ReasoningDeltaEvent(
+                        "reasoning.delta", self.index, <object>v, state, (<_Text>state).length))
+        return 0
+
+    cdef int done_events(self, list events) except -1:
+        """Append this choice's done events, once: reasoning, content, refusal, each tool
+        call (in final order), then logprobs."""
+        cdef _ToolCall call
+        if self.done:
+            return 0
+        self.done = True
+        for name in ("reasoning_content", "reasoning"):
+            state = self.message.get(name)
+            if type(state) is _Text:
+                PyList_Append(events, ReasoningDoneEvent(self.index, (<_Text>state).value(), self.finish_reason))
+        if type(self.content) is _Text:
+            PyList_Append(events, ContentDoneEvent(self.index, (<_Text>self.content).value(), self.finish_reason))
+        if type(self.refusal) is _Text:
+            PyList_Append(events, RefusalDoneEvent(self.index, (<_Text>self.refusal).value(), self.finish_reason))
+        if self.tool_calls is not None:
+            for call in self.tool_calls.in_order():
+                PyList_Append(events, call.done_event(self.index, self.finish_reason))
+        if self.logprobs is not None:
+            if self.logprobs["content"] is not None:
+                PyList_Append(events, LogprobsContentDoneEvent(
+                    self.index, list(self.logprobs["content"]), self.finish_reason))
+            if self.logprobs["refusal"] is not None:
+                PyList_Append(events, LogprobsRefusalDoneEvent(
+                    self.index, list(self.logprobs["refusal"]), self.finish_reason))
         return 0
 
     cdef dict value(self):
@@ -912,14 +1035,16 @@ cdef class ChatAccumulator:
     cdef _Choice _last_state
     cdef list _batch_payloads  # the events of the batch being folded (see feed)
     cdef list _batch_chunks
+    cdef bint _parse           # parse tool-call arguments as they stream (events only)
 
     def __dealloc__(self):
         cdef int i
         for i in range(SHAPE):
             Py_XDECREF(self._shape_keys[i])
 
-    def __init__(self, *, max_event_bytes=DEFAULT_MAX_EVENT_BYTES):
+    def __init__(self, *, max_event_bytes=DEFAULT_MAX_EVENT_BYTES, parse_partial_arguments=False):
         self._framer = Framer(max_event_bytes)
+        self._parse = bool(parse_partial_arguments)
         self._top = {}
         self._settled = set()
         self._usage = None
@@ -955,6 +1080,21 @@ cdef class ChatAccumulator:
 
     def feed(self, data):
         """Fold raw stream bytes, split anywhere."""
+        self._feed(data, None)
+
+    def feed_events(self, data):
+        """Fold raw stream bytes and return the events they produced, in order.
+
+        ``chunk`` for each chunk, then for each of its choices the delta events (text,
+        tool-call arguments, logprobs) and, when the choice finishes (or ``[DONE]``
+        arrives first), its done events, once.  On an error, the events of this call are
+        dropped; the error's ``.partial`` holds everything folded.
+        """
+        cdef list events = []
+        self._feed(data, events)
+        return events
+
+    cdef int _feed(self, object data, list events) except -1:
         # Events go in batches of up to BATCH: frame them, decode their JSON one after
         # another, then fold them.  Each phase then runs with its own code hot in the
         # instruction cache (orjson's above all); one event at a time measured slower.
@@ -970,7 +1110,7 @@ cdef class ChatAccumulator:
         cdef bint more = True
         if self._done:
             check_bytes(data)
-            return
+            return 0
         if self._error is not None:
             raise self._error
         framer.feed_input(data)
@@ -1012,12 +1152,15 @@ cdef class ChatAccumulator:
                     if kind == EV_JSON:
                         if i == failed_at:
                             self._fail(_errors.invalid_json(self._events, payload, decode_error), True)
-                        self._add(<object>PyList_GET_ITEM(chunks, i), self._events, payload)
+                        self._add(<object>PyList_GET_ITEM(chunks, i), self._events, payload, events)
                     elif kind == EV_IGNORED:
                         self._ignored += 1
                     elif kind == EV_DONE:
                         self._done = True
-                        return
+                        if events is not None:
+                            for index in sorted(self._choices):
+                                (<_Choice>self._choices[index]).done_events(events)
+                        return 0
                     else:  # EV_ERROR
                         self._fail(_errors.api_error(self._events, _parse_error_data(payload), payload), True)
             finally:
@@ -1025,12 +1168,21 @@ cdef class ChatAccumulator:
                 del chunks[:]
             if too_large is not None:
                 self._fail(too_large, True)
+        return 0
 
     def add_chunk(self, chunk):
         """Fold one chunk that was already decoded."""
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None)
+        self._add(chunk, self._chunks + 1, None, None)
+
+    def add_chunk_events(self, chunk):
+        """Fold one decoded chunk and return its events (see ``feed_events``)."""
+        cdef list events = []
+        if self._error is not None:
+            raise self._error
+        self._add(chunk, self._chunks + 1, None, events)
+        return events
 
     cdef int _fail(self, object error, bint final) except -1:
         """Raise ``error`` with the partial completion; a final error is raised again on reuse."""
@@ -1056,7 +1208,7 @@ cdef class ChatAccumulator:
             self._shape_codes[slot] = code
         return code
 
-    cdef int _add(self, object chunk, Py_ssize_t number, object data) except -1:
+    cdef int _add(self, object chunk, Py_ssize_t number, object data, list events) except -1:
         cdef PyObject* k
         cdef PyObject* v
         cdef PyObject* p_error = NULL
@@ -1109,6 +1261,8 @@ cdef class ChatAccumulator:
                 except _StreamDecodeError as exc:
                     self._fail(exc, True)
             self._chunks += 1
+            if events is not None:
+                PyList_Append(events, ChunkEvent(chunk))
             if p_usage != NULL and <object>p_usage is not None:
                 self._usage = <object>p_usage
             if p_groq != NULL and type(<object>p_groq) is dict:
@@ -1130,7 +1284,7 @@ cdef class ChatAccumulator:
                         self._choices[index] = state
                     self._last_index = index
                     self._last_state = state
-                state.merge(&recs[i])
+                state.merge(&recs[i], events, self._parse)
         finally:
             if recs != stack_recs:
                 PyMem_Free(recs)

@@ -6,7 +6,23 @@ frames raw bytes into events.  ``IMPLEMENTATION`` says whether the Cython core
 ("cython") or the pure-Python twin ("python") is in use.
 """
 
-from ._api import afold, fold
+from ._api import afold, aiter_events, fold, iter_events
+from ._events import (
+    ChatEvent,
+    ChunkEvent,
+    ContentDeltaEvent,
+    ContentDoneEvent,
+    FunctionToolCallArgumentsDeltaEvent,
+    FunctionToolCallArgumentsDoneEvent,
+    LogprobsContentDeltaEvent,
+    LogprobsContentDoneEvent,
+    LogprobsRefusalDeltaEvent,
+    LogprobsRefusalDoneEvent,
+    ReasoningDeltaEvent,
+    ReasoningDoneEvent,
+    RefusalDeltaEvent,
+    RefusalDoneEvent,
+)
 from ._errors import (
     EventTooLargeError,
     IncompleteStreamError,
@@ -23,6 +39,20 @@ __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "IMPLEMENTATION",
     "ChatAccumulator",
+    "ChatEvent",
+    "ChunkEvent",
+    "ContentDeltaEvent",
+    "ContentDoneEvent",
+    "FunctionToolCallArgumentsDeltaEvent",
+    "FunctionToolCallArgumentsDoneEvent",
+    "LogprobsContentDeltaEvent",
+    "LogprobsContentDoneEvent",
+    "LogprobsRefusalDeltaEvent",
+    "LogprobsRefusalDoneEvent",
+    "ReasoningDeltaEvent",
+    "ReasoningDoneEvent",
+    "RefusalDeltaEvent",
+    "RefusalDoneEvent",
     "EventTooLargeError",
     "IncompleteStreamError",
     "LineSplitter",
@@ -32,5 +62,7 @@ __all__ = [
     "StreamDecodeError",
     "StreamError",
     "afold",
+    "aiter_events",
     "fold",
+    "iter_events",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
+from ._events import ChatEvent
 from ._framing_py import DEFAULT_MAX_EVENT_BYTES
 from ._impl import ChatAccumulator
 
@@ -73,3 +74,53 @@ def _keep_partial(exc: Exception, acc: Any) -> None:
             exc.partial = acc.snapshot() if acc.chunks else None  # type: ignore[attr-defined]
         except AttributeError:  # exceptions with __slots__: nothing to attach to
             pass
+
+
+def iter_events(source: bytes | Iterable[bytes], **options: Any) -> Iterator[ChatEvent]:
+    """Events of a chat-completion stream as its bytes arrive (see ``ChatAccumulator.feed_events``).
+
+    ``options`` go to ``ChatAccumulator`` (``max_event_bytes``, ``parse_partial_arguments``).
+    At the end it checks that the stream was complete (``IncompleteStreamError`` otherwise,
+    with ``.partial``).  To get the final completion as well, use a ``ChatAccumulator``:
+    ``feed_events`` for each piece, then ``result()``.
+    """
+    return iter_events_with(ChatAccumulator, source, **options)
+
+
+def aiter_events(source: AsyncIterable[bytes], **options: Any) -> AsyncIterator[ChatEvent]:
+    """``iter_events`` for an async iterable of bytes."""
+    return aiter_events_with(ChatAccumulator, source, **options)
+
+
+def iter_events_with(accumulator_class: type, source: Any, **options: Any) -> Iterator[ChatEvent]:
+    """``iter_events`` with an explicit accumulator class (the tests run both implementations)."""
+    if isinstance(source, str):
+        raise TypeError("iter_events() needs bytes or an iterable of bytes, not str")
+    acc = accumulator_class(**options)
+    pieces: Iterable[bytes] = [bytes(source)] if isinstance(source, _BYTES) else source
+    return _iter_events(acc, pieces)
+
+
+def _iter_events(acc: Any, pieces: Iterable[bytes]) -> Iterator[ChatEvent]:
+    try:
+        for piece in pieces:
+            yield from acc.feed_events(piece)
+    except Exception as exc:
+        _keep_partial(exc, acc)
+        raise
+    acc.result()  # an unfinished stream raises IncompleteStreamError here, with .partial
+
+
+async def aiter_events_with(accumulator_class: type, source: Any, **options: Any) -> AsyncIterator[ChatEvent]:
+    """``aiter_events`` with an explicit accumulator class."""
+    if not hasattr(source, "__aiter__"):
+        raise TypeError(f"aiter_events() needs an async iterable of bytes, not {type(source).__name__}")
+    acc = accumulator_class(**options)
+    try:
+        async for piece in source:
+            for event in acc.feed_events(piece):
+                yield event
+    except Exception as exc:
+        _keep_partial(exc, acc)
+        raise
+    acc.result()

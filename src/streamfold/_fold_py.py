@@ -16,7 +16,24 @@ from typing import Any
 import orjson
 
 from . import _errors
+from ._events import (
+    ChatEvent,
+    ChunkEvent,
+    ContentDeltaEvent,
+    ContentDoneEvent,
+    FunctionToolCallArgumentsDeltaEvent,
+    FunctionToolCallArgumentsDoneEvent,
+    LogprobsContentDeltaEvent,
+    LogprobsContentDoneEvent,
+    LogprobsRefusalDeltaEvent,
+    LogprobsRefusalDoneEvent,
+    ReasoningDeltaEvent,
+    ReasoningDoneEvent,
+    RefusalDeltaEvent,
+    RefusalDoneEvent,
+)
 from ._framing_py import DEFAULT_MAX_EVENT_BYTES, Framer, _TooLarge, check_bytes
+from ._partial_json import PartialJSON, PartialJSONError
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -32,6 +49,9 @@ MAX_NESTING = 100
 #: Top-level chunk members with rules of their own (not "first non-empty wins").
 _SPECIAL_TOP = frozenset(("choices", "usage", "object", "obfuscation", "error"))
 
+#: Delta members whose text gives reasoning.delta / reasoning.done events (DeepSeek, OpenRouter).
+_REASONING_KEYS = ("reasoning_content", "reasoning")
+
 #: The tool-call fragment members with rules of their own.
 _CALL_KEYS = frozenset(("index", "id", "type", "function"))
 
@@ -42,14 +62,16 @@ _CHOICE_KEYS = frozenset(("index", "delta", "logprobs", "finish_reason"))
 class _Text:
     """A string being accumulated: pieces, joined once when the value is read."""
 
-    __slots__ = ("blocks", "pieces")
+    __slots__ = ("blocks", "pieces", "length")
 
     def __init__(self, first: str) -> None:
         self.blocks: list[str] = []
         self.pieces: list[str] = [first] if first else []
+        self.length = len(first)  # characters so far: where an event's snapshot ends
 
     def add(self, piece: str) -> None:
         if piece:
+            self.length += len(piece)
             pieces = self.pieces
             pieces.append(piece)
             if len(pieces) >= TEXT_BLOCK:
@@ -180,7 +202,7 @@ def _arguments_piece(value: Any) -> str:
 
 
 class _ToolCall:
-    __slots__ = ("index", "id", "type", "name", "arguments", "function_extra", "extra")
+    __slots__ = ("index", "id", "type", "name", "arguments", "function_extra", "extra", "parser")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -190,8 +212,11 @@ class _ToolCall:
         self.arguments: _Text | None = None
         self.function_extra: dict[str, Any] = {}
         self.extra: dict[str, Any] = {}
+        self.parser: PartialJSON | None = None  # arguments parsed as they stream (opt-in)
 
-    def merge(self, fragment: dict[str, Any]) -> None:
+    def merge(self, fragment: dict[str, Any]) -> str:
+        """Merge a fragment; returns the arguments text it added ("" if none)."""
+        added = ""
         for key, value in fragment.items():
             if value is None or key == "index":
                 continue
@@ -202,10 +227,12 @@ class _ToolCall:
                     if fkey == "arguments":
                         if type(fvalue) is not str:
                             fvalue = _arguments_piece(fvalue)
+                        added = fvalue
                         arguments = self.arguments
                         if arguments is None:
                             self.arguments = _Text(fvalue)
                         elif fvalue:  # _Text.add, inlined: this runs once per fragment
+                            arguments.length += len(fvalue)
                             pieces = arguments.pieces
                             pieces.append(fvalue)
                             if len(pieces) >= TEXT_BLOCK:
@@ -221,6 +248,34 @@ class _ToolCall:
                 self.type = _name_merge(self.type, value)
             else:
                 self.extra[key] = _merge(self.extra.get(key), value)
+        return added
+
+    def delta_event(self, choice_index: int, piece: str, parse: bool) -> FunctionToolCallArgumentsDeltaEvent:
+        parsed = None
+        if parse:
+            parser = self.parser
+            if parser is None:
+                parser = self.parser = PartialJSON()
+            if parser.error is None:
+                try:
+                    parser.feed(piece)
+                except PartialJSONError:
+                    pass  # not JSON: no partial value (the done event gives the error)
+            parsed = parser.value if parser.error is None else None
+        args = self.arguments
+        return FunctionToolCallArgumentsDeltaEvent(
+            choice_index, self.index, self.id, self.name, piece, args, args.length if args is not None else 0, parsed
+        )
+
+    def done_event(self, choice_index: int, finish_reason: Any) -> FunctionToolCallArgumentsDoneEvent:
+        arguments = self.arguments.value() if self.arguments is not None else ""
+        try:
+            parsed, error = orjson.loads(arguments), None
+        except orjson.JSONDecodeError as exc:
+            parsed, error = None, exc
+        return FunctionToolCallArgumentsDoneEvent(
+            choice_index, self.index, self.id, self.name, arguments, parsed, error, finish_reason
+        )
 
     def value(self) -> dict[str, Any]:
         function = {"name": self.name, "arguments": self.arguments.value() if self.arguments is not None else ""}
@@ -240,7 +295,8 @@ class _ToolCalls:
         self.by_index: dict[int, _ToolCall] = {}  # index -> the latest call with that index
         self.last: _ToolCall | None = None  # the call merged last (fragments of one call come in a row)
 
-    def merge(self, fragments: list[dict[str, Any]]) -> None:
+    def merge(self, fragments: list[dict[str, Any]], events: list[ChatEvent] | None = None,
+              choice_index: int = 0, parse: bool = False) -> None:
         calls = self.calls
         for fragment in fragments:
             index = fragment.get("index")
@@ -260,10 +316,16 @@ class _ToolCalls:
                 calls.append(target)
                 self.by_index[index] = target
             self.last = target  # always the latest call with its index
-            target.merge(fragment)
+            added = target.merge(fragment)
+            if events is not None and added:
+                events.append(target.delta_event(choice_index, added, parse))
+
+    def in_order(self) -> list[_ToolCall]:
+        """The final order: by index, then arrival."""
+        return sorted(self.calls, key=lambda call: call.index)
 
     def value(self) -> list[dict[str, Any]]:
-        return [call.value() for call in sorted(self.calls, key=lambda call: call.index)]
+        return [call.value() for call in self.in_order()]
 
 
 class _FunctionCall:
@@ -298,7 +360,8 @@ class _FunctionCall:
 
 
 class _Choice:
-    __slots__ = ("index", "role", "content", "refusal", "message", "tool_calls", "logprobs", "finish_reason", "extra")
+    __slots__ = ("index", "role", "content", "refusal", "message", "tool_calls", "logprobs", "finish_reason",
+                 "extra", "done")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -310,22 +373,30 @@ class _Choice:
         self.logprobs: dict[str, Any] | None = None
         self.finish_reason: Any = None
         self.extra: dict[str, Any] = {}  # other choice members: last non-null wins
+        self.done = False  # its done events were given (feed_events / add_chunk_events)
 
-    def merge(self, choice: dict[str, Any], delta: Any, logprobs: Any) -> None:
-        """Fold one choice of a chunk; ``delta``/``logprobs`` are its checked members."""
+    def merge(self, choice: dict[str, Any], delta: Any, logprobs: Any,
+              events: list[ChatEvent] | None = None, parse: bool = False) -> None:
+        """Fold one choice of a chunk; ``delta``/``logprobs`` are its checked members.
+
+        With ``events``, the events of this choice are appended to it (the deltas', in
+        the delta's order, then the logprobs', then the done events if it finished).
+        """
         if delta:
-            self._merge_delta(delta)
+            self._merge_delta(delta, events, parse)
         finish_reason = choice.get("finish_reason")
         if finish_reason is not None:
             self.finish_reason = finish_reason
         if logprobs is not None:
-            self._merge_logprobs(logprobs)
+            self._merge_logprobs(logprobs, events)
         if not _CHOICE_KEYS.issuperset(choice):  # other members (Azure content_filter_results)
             for key, value in choice.items():
                 if value is not None and key not in _CHOICE_KEYS:
                     self.extra[key] = value
+        if events is not None and finish_reason is not None:
+            self.done_events(events)
 
-    def _merge_logprobs(self, value: dict[str, Any]) -> None:
+    def _merge_logprobs(self, value: dict[str, Any], events: list[ChatEvent] | None) -> None:
         logprobs = self.logprobs
         if logprobs is None:
             logprobs = self.logprobs = {"content": None, "refusal": None}
@@ -333,14 +404,18 @@ class _Choice:
             if items is None:
                 continue
             if key == "content" or key == "refusal":
-                if logprobs[key] is None:
-                    logprobs[key] = list(items)
+                entries = logprobs[key]
+                if entries is None:
+                    entries = logprobs[key] = list(items)
                 else:
-                    logprobs[key].extend(items)
+                    entries.extend(items)
+                if events is not None and items:
+                    event = LogprobsContentDeltaEvent if key == "content" else LogprobsRefusalDeltaEvent
+                    events.append(event(self.index, items, entries))
             else:
                 logprobs[key] = items
 
-    def _merge_delta(self, delta: dict[str, Any]) -> None:
+    def _merge_delta(self, delta: dict[str, Any], events: list[ChatEvent] | None, parse: bool) -> None:
         for key, value in delta.items():
             if value is None:
                 continue
@@ -350,25 +425,56 @@ class _Choice:
                     if value:
                         content.add(value)
                 else:
-                    self.content = _merge(content, value)
+                    content = self.content = _merge(content, value)
+                if events is not None and type(content) is _Text and type(value) is str and value:
+                    events.append(ContentDeltaEvent("content.delta", self.index, value, content, content.length))
             elif key == "role":
                 self.role = value
             elif key == "refusal":
-                self.refusal = _merge(self.refusal, value)
+                refusal = self.refusal = _merge(self.refusal, value)
+                if events is not None and type(refusal) is _Text and type(value) is str and value:
+                    events.append(RefusalDeltaEvent("refusal.delta", self.index, value, refusal, refusal.length))
             elif key == "tool_calls":
                 calls = self.tool_calls
                 if calls is None:
                     if not value:
                         continue  # Groq repeats "tool_calls": [] on every chunk
                     calls = self.tool_calls = self.message["tool_calls"] = _ToolCalls()
-                calls.merge(value)
+                calls.merge(value, events, self.index, parse)
             elif key == "function_call":
                 call = self.message.get("function_call")
                 if call is None:
                     call = self.message["function_call"] = _FunctionCall()
                 call.merge(value)
             else:
-                self.message[key] = _merge(self.message.get(key), value)
+                state = self.message[key] = _merge(self.message.get(key), value)
+                if (events is not None and key in _REASONING_KEYS and type(state) is _Text
+                        and type(value) is str and value):
+                    events.append(ReasoningDeltaEvent("reasoning.delta", self.index, value, state, state.length))
+
+    def done_events(self, events: list[ChatEvent]) -> None:
+        """Append this choice's done events, once: reasoning, content, refusal, each tool
+        call (in final order), then logprobs."""
+        if self.done:
+            return
+        self.done = True
+        index, finish_reason = self.index, self.finish_reason
+        for key in _REASONING_KEYS:
+            reasoning = self.message.get(key)
+            if type(reasoning) is _Text:
+                events.append(ReasoningDoneEvent(index, reasoning.value(), finish_reason))
+        if type(self.content) is _Text:
+            events.append(ContentDoneEvent(index, self.content.value(), finish_reason))
+        if type(self.refusal) is _Text:
+            events.append(RefusalDoneEvent(index, self.refusal.value(), finish_reason))
+        if self.tool_calls is not None:
+            for call in self.tool_calls.in_order():
+                events.append(call.done_event(index, finish_reason))
+        if self.logprobs is not None:
+            if self.logprobs["content"] is not None:
+                events.append(LogprobsContentDoneEvent(index, list(self.logprobs["content"]), finish_reason))
+            if self.logprobs["refusal"] is not None:
+                events.append(LogprobsRefusalDoneEvent(index, list(self.logprobs["refusal"]), finish_reason))
 
     def value(self) -> dict[str, Any]:
         message = {"role": _copy(self.role), "content": _value(self.content), "refusal": _value(self.refusal)}
@@ -496,10 +602,13 @@ class ChatAccumulator:
     """
 
     __slots__ = ("_framer", "_top", "_settled", "_usage", "_groq_usage", "_choices",
-                 "_chunks", "_events", "_ignored", "_done", "_error")
+                 "_chunks", "_events", "_ignored", "_done", "_error", "_parse")
 
-    def __init__(self, *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
+    def __init__(
+        self, *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, parse_partial_arguments: bool = False
+    ) -> None:
         self._framer = Framer(max_event_bytes)
+        self._parse = bool(parse_partial_arguments)
         self._top: dict[str, Any] = {}
         self._settled: set[str] = set(_SPECIAL_TOP)  # top-level keys that can no longer change
         self._usage: Any = None
@@ -533,6 +642,21 @@ class ChatAccumulator:
 
     def feed(self, data: bytes) -> None:
         """Fold raw stream bytes, split anywhere."""
+        self._feed(data, None)
+
+    def feed_events(self, data: bytes) -> list[ChatEvent]:
+        """Fold raw stream bytes and return the events they produced, in order.
+
+        ``chunk`` for each chunk, then for each of its choices the delta events (text,
+        tool-call arguments, logprobs) and, when the choice finishes (or ``[DONE]``
+        arrives first), its done events, once.  On an error, the events of this call are
+        dropped; the error's ``.partial`` holds everything folded.
+        """
+        events: list[ChatEvent] = []
+        self._feed(data, events)
+        return events
+
+    def _feed(self, data: bytes, events: list[ChatEvent] | None) -> None:
         if self._done:
             check_bytes(data)
             return
@@ -555,6 +679,9 @@ class ChatAccumulator:
             if payload[:1] != b"{":
                 if payload == b"[DONE]":
                     self._done = True
+                    if events is not None:
+                        for index in sorted(self._choices):
+                            self._choices[index].done_events(events)
                     return
                 if payload.lstrip(b" \t\n")[:1] != b"{":
                     self._ignored += 1
@@ -563,7 +690,7 @@ class ChatAccumulator:
                 chunk = _loads(payload)
             except _JSONDecodeError as exc:
                 self._fail(_errors.invalid_json(self._events, payload, exc))
-            add(chunk, self._events, payload)
+            add(chunk, self._events, payload, events)
         if too_large is not None:
             self._fail(too_large)
 
@@ -571,7 +698,15 @@ class ChatAccumulator:
         """Fold one chunk that was already decoded."""
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None)
+        self._add(chunk, self._chunks + 1, None, None)
+
+    def add_chunk_events(self, chunk: dict[str, Any]) -> list[ChatEvent]:
+        """Fold one decoded chunk and return its events (see ``feed_events``)."""
+        if self._error is not None:
+            raise self._error
+        events: list[ChatEvent] = []
+        self._add(chunk, self._chunks + 1, None, events)
+        return events
 
     def _fail(self, error: _errors.StreamError, final: bool = True) -> None:
         """Raise ``error`` with the partial completion; a final error is raised again on reuse."""
@@ -583,7 +718,7 @@ class ChatAccumulator:
     def _partial(self) -> dict[str, Any] | None:
         return self.snapshot() if self._chunks else None
 
-    def _add(self, chunk: Any, number: int, data: bytes | None) -> None:
+    def _add(self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None) -> None:
         if type(chunk) is not dict and not isinstance(chunk, dict):
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk))
         if chunk.get("error"):
@@ -595,6 +730,8 @@ class ChatAccumulator:
             except _errors.StreamDecodeError as exc:
                 self._fail(exc)
         self._chunks += 1
+        if events is not None:
+            events.append(ChunkEvent(chunk))
 
         if not self._settled.issuperset(chunk):
             top = self._top
@@ -622,7 +759,7 @@ class ChatAccumulator:
                 state = states.get(index)
                 if state is None:
                     state = states[index] = _Choice(index)
-                state.merge(choice, delta, logprobs)
+                state.merge(choice, delta, logprobs, events, self._parse)
 
     def snapshot(self) -> dict[str, Any]:
         """The completion folded so far (SPEC.md section 3 shape)."""
