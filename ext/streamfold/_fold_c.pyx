@@ -361,7 +361,7 @@ cdef inline bint _same_index(object found, object index):
 
 cdef inline bint _is_text_delta(object state, object value):
     """A delta event is due: the member is text and this chunk added a non-empty string."""
-    return type(state) is _Text and PyUnicode_CheckExact(value) and PyUnicode_GET_LENGTH(value) > 0
+    return type(state) is _Text and PyUnicode_Check(value) and PyUnicode_GET_LENGTH(value) > 0
 
 
 cdef object _copy(object value):

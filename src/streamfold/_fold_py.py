@@ -426,13 +426,13 @@ class _Choice:
                         content.add(value)
                 else:
                     content = self.content = _merge(content, value)
-                if events is not None and type(content) is _Text and type(value) is str and value:
+                if events is not None and type(content) is _Text and isinstance(value, str) and value:
                     events.append(ContentDeltaEvent("content.delta", self.index, value, content, content.length))
             elif key == "role":
                 self.role = value
             elif key == "refusal":
                 refusal = self.refusal = _merge(self.refusal, value)
-                if events is not None and type(refusal) is _Text and type(value) is str and value:
+                if events is not None and type(refusal) is _Text and isinstance(value, str) and value:
                     events.append(RefusalDeltaEvent("refusal.delta", self.index, value, refusal, refusal.length))
             elif key == "tool_calls":
                 calls = self.tool_calls
@@ -449,7 +449,7 @@ class _Choice:
             else:
                 state = self.message[key] = _merge(self.message.get(key), value)
                 if (events is not None and key in _REASONING_KEYS and type(state) is _Text
-                        and type(value) is str and value):
+                        and isinstance(value, str) and value):
                     events.append(ReasoningDeltaEvent("reasoning.delta", self.index, value, state, state.length))
 
     def done_events(self, events: list[ChatEvent]) -> None:
