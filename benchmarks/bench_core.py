@@ -87,20 +87,6 @@ def time_call(fn: Callable[[], Any]) -> int:
         gc.enable()
 
 
-def measure(
-    fn: Callable[[], Any], sizes: Sizes, *, warmup: bool = True, first_ns: int | None = None, max_repeat: int = 200
-) -> list[int]:
-    """Time ``fn`` ``sizes.repeat`` times, or more if each call is short.
-
-    A warm-up call comes first unless ``first_ns`` says a call already ran (the one whose
-    output was checked, which then served as the warm-up) and how long it took.
-    """
-    if first_ns is None and warmup:
-        first_ns = time_call(fn)
-    repeat = sizes.repeat if first_ns is None else repeats_for(first_ns, sizes, max_repeat)
-    return [time_call(fn) for _ in range(repeat)]
-
-
 @dataclass
 class Row:
     """One contender on one corpus."""

@@ -21,7 +21,7 @@ import json
 import random
 import string
 from functools import lru_cache
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,15 +185,6 @@ def _text_parts(n_chunks: int, include_usage: bool, seed: int) -> tuple[bytes, l
     if include_usage:
         closing += chunks.usage_chunk(n_content + 2, _usage(n_content))
     return first, content_chunks, closing + DONE, n_content
-
-
-def text_events(n_chunks: int, *, include_usage: bool = True, seed: int = 0) -> Iterator[bytes]:
-    """The events of a plain-text stream, generated lazily (the closing events come as one piece)."""
-    first, content_chunks, closing, n_content = _text_parts(n_chunks, include_usage, seed)
-    yield first
-    for i in range(n_content):
-        yield content_chunks[i % _POOL_SIZE]
-    yield closing
 
 
 def text_stream(n_chunks: int, *, include_usage: bool = True, seed: int = 0) -> bytes:
@@ -365,19 +356,3 @@ def payloads(stream: bytes) -> list[bytes]:
 def split_reads(stream: bytes, size: int = READ_SIZE) -> list[bytes]:
     """Cut ``stream`` into reads of ``size`` bytes (the last one shorter), as a socket would."""
     return [stream[i : i + size] for i in range(0, len(stream), size)]
-
-
-def iter_reads(events: Iterable[bytes], size: int = READ_SIZE) -> Iterator[bytes]:
-    """Join event bytes lazily into reads of exactly ``size`` bytes (the last one shorter).
-
-    ``iter_reads(text_events(n))`` yields the same reads as ``split_reads(text_stream(n))``
-    without ever holding the whole stream.
-    """
-    buffer = bytearray()
-    for event in events:
-        buffer += event
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamfold import DEFAULT_MAX_EVENT_BYTES, IncompleteStreamError, StreamError
