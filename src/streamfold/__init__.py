@@ -29,6 +29,7 @@ from ._errors import (
     StreamAPIError,
     StreamDecodeError,
     StreamError,
+    TruncatedCompletionError,
 )
 from ._framing_py import DEFAULT_MAX_EVENT_BYTES
 from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
@@ -61,6 +62,7 @@ __all__ = [
     "StreamAPIError",
     "StreamDecodeError",
     "StreamError",
+    "TruncatedCompletionError",
     "afold",
     "aiter_events",
     "fold",

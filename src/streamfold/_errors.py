@@ -70,6 +70,38 @@ class IncompleteStreamError(StreamError):
     """The stream ended before it was complete (no ``[DONE]`` and a choice unfinished)."""
 
 
+class TruncatedCompletionError(StreamError):
+    """A choice finished with ``length`` or ``content_filter``: its output was cut short.
+
+    Raised only when the caller asked for it (``raise_on_truncation=True``); by default
+    these finish reasons are simply reported.  ``.partial`` is the whole completion,
+    ``.choice_index`` and ``.finish_reason`` name the first choice cut short.
+    """
+
+    choice_index: int
+    finish_reason: str
+
+    def __init__(self, completion: dict[str, Any], choice_index: int, finish_reason: str) -> None:
+        super().__init__(
+            f"choice {choice_index} was cut short: finish_reason {finish_reason!r}", completion
+        )
+        self.choice_index = choice_index
+        self.finish_reason = finish_reason
+
+
+#: Finish reasons that mean the output was cut short.
+TRUNCATED = ("length", "content_filter")
+
+
+def check_truncation(completion: dict[str, Any]) -> dict[str, Any]:
+    """Return ``completion``, or raise ``TruncatedCompletionError`` if a choice was cut short."""
+    for choice in completion["choices"]:
+        reason = choice.get("finish_reason")
+        if reason in TRUNCATED:
+            raise TruncatedCompletionError(completion, choice["index"], reason)
+    return completion
+
+
 def _rebuild(cls: type[StreamError], state: dict[str, Any], args: tuple[Any, ...]) -> StreamError:
     err = cls.__new__(cls)
     Exception.__init__(err, *args)
