@@ -28,3 +28,30 @@ def test_quick_benchmark_runs_and_checks_every_contender(tmp_path: Path) -> None
         if row["status"] == "ok":
             assert row["samples_ns"] and min(row["samples_ns"]) > 0
     assert report["scaling"]["points"] and report["memory"]["status"] == "ok"
+
+
+def test_quick_openai_benchmark_runs_and_checks_every_contender(tmp_path: Path) -> None:
+    out = tmp_path / "bench_openai.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_openai.py"), "--quick", "--json", str(out)],
+        check=False, capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "[targets]" in proc.stdout
+    report = json.loads(out.read_text())
+    assert report["machine"]["versions"] and report["config"]["quick"] is True
+    sections = report["sections"]
+    assert set(sections) == {"state", "client", "partial"}
+    for name, section in sections.items():
+        assert section["rows"], name
+        for row in section["rows"]:
+            # every contender either ran with a correct output, or was skipped for a stated reason
+            assert row["status"] == "ok" or row["status"].startswith("skipped: "), row
+            assert row["section"] == name
+            if row["status"] == "ok":
+                assert row["samples_ns"] and min(row["samples_ns"]) > 0
+    # one summary per served stream: the recorded ones and the generated one
+    streams = sections["client"]["streams"]
+    assert len(streams) == len({row["corpus"] for row in sections["client"]["rows"]}) >= 2
+    assert {"spread", "jiter"} <= set(sections["partial"])
+    assert report["targets"] and all(t["status"] in ("PASS", "FAIL", "SKIP") for t in report["targets"])

@@ -167,11 +167,17 @@ class Server:
         return json.loads(self.requests[i].content)
 
 
+def stream_helper(client: Any) -> Any:
+    """openai-python's ``.stream()`` (under ``client.beta`` before openai 1.92)."""
+    completions = client.chat.completions
+    return completions.stream if hasattr(completions, "stream") else client.beta.chat.completions.stream
+
+
 def openai_final(server: Server, **request: Any) -> ParsedChatCompletion[Any]:
     """openai-python's own ``.stream()`` helper over the same server; its ``length`` and
     ``content_filter`` refusal returns the completion it carries."""
     try:
-        with server.client().chat.completions.stream(model="gpt-4o", messages=MESSAGES, **request) as stream:
+        with stream_helper(server.client())(model="gpt-4o", messages=MESSAGES, **request) as stream:
             for _ in stream:
                 pass
             return stream.get_final_completion()
@@ -181,7 +187,7 @@ def openai_final(server: Server, **request: Any) -> ParsedChatCompletion[Any]:
 
 
 def openai_events(server: Server, **request: Any) -> list[Any]:
-    with server.client().chat.completions.stream(model="gpt-4o", messages=MESSAGES, **request) as stream:
+    with stream_helper(server.client())(model="gpt-4o", messages=MESSAGES, **request) as stream:
         return list(stream)
 
 
@@ -275,7 +281,7 @@ def test_stream_state_on_openai_chunk_objects(dropin: SimpleNamespace, path: Pat
     for obj in objects:
         from_dicts.handle_chunk(obj.to_dict())
     reference: ChatCompletionStreamState[Any] = ChatCompletionStreamState(
-        input_tools=tools or openai.omit, response_format=response_format or openai.omit
+        input_tools=tools or openai.NOT_GIVEN, response_format=response_format or openai.NOT_GIVEN
     )
     truncated = False
     try:
@@ -561,3 +567,22 @@ def test_the_readme_example_runs_offline() -> None:
     expected = streamfold.fold(sample)
     assert proc.stdout.splitlines()[0] == expected["choices"][0]["message"]["content"]
     assert f"finish_reason={expected['choices'][0]['finish_reason']}" in proc.stdout
+
+
+def test_members_openai_does_not_declare_survive_the_objects(dropin: SimpleNamespace) -> None:
+    """Provider members kept by openai's models as extras (``reasoning_content``, Groq's
+    ``x_groq.usage``) reach the fold when ``ChatCompletionChunk`` objects are handed in."""
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    raw = [
+        chunk(choices=[{"index": 0, "delta": {"role": "assistant", "reasoning_content": "Think"}}]),
+        chunk(choices=[{"index": 0, "delta": {"content": "Yes"}, "finish_reason": "stop"}], x_groq={"usage": usage}),
+    ]
+    state = StreamState()
+    events = [e for data in raw for e in state.handle_chunk(ChatCompletionChunk.model_validate(data))]
+    assert [(e.type, getattr(e, "delta", None)) for e in events if e.type.endswith(".delta")] == [
+        ("reasoning.delta", "Think"), ("content.delta", "Yes"),
+    ]
+    final = state.get_final_completion()
+    assert final.choices[0].message.reasoning_content == "Think"  # type: ignore[attr-defined]
+    assert final.usage is not None and final.usage.total_tokens == 5
+    assert final.x_groq == {"usage": usage}  # type: ignore[attr-defined]

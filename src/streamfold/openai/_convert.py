@@ -8,6 +8,8 @@ as openai-python itself does for server data).
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,31 +42,63 @@ def chunk_to_dict(chunk: Any) -> dict[str, Any]:
 
 
 def _model_to_dict(model: _Model) -> dict[str, Any]:
-    # Hot path of StreamState.handle_chunk: a chunk is a few nested models (chunk, choice,
-    # delta) with mostly scalar fields.  Copying __dict__ and converting only the non-scalar
-    # values costs ~2 us a chunk; model_dump costs ~10.
+    # Hot path of StreamState.handle_chunk (a chunk is a chunk, a choice and a delta model,
+    # twenty fields, mostly strings or None).  Copying __dict__ and converting only the
+    # fields whose type can hold a model or a container costs ~3 us a chunk; model_dump ~10.
     out = model.__dict__.copy()
+    shape = _SHAPES.get(model.__class__)
+    if shape is None:
+        shape = _shape(model.__class__)
+    nested, aliases = shape
+    for name in nested:
+        value = out.get(name)
+        if value is not None:
+            out[name] = _plain(value)
+    for name, alias in aliases:
+        if name in out:
+            out[alias] = out.pop(name)
     extra = model.__pydantic_extra__
-    if extra:
+    if extra:  # members the model does not declare: plain JSON values as received
         out.update(extra)
-    for key, value in out.items():
-        if type(value) not in _LEAF:
-            out[key] = _plain(value)  # replacing values while iterating is safe (no resize)
     return out
 
 
 _LEAF = frozenset((str, int, float, bool, type(None)))
+_SHAPES: dict[type, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+
+
+def _shape(cls: type[_Model]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """A model class's fields that may hold models or containers, and its aliased fields."""
+    fields = cls.model_fields
+    nested = tuple(name for name, info in fields.items() if not _is_scalar(info.annotation))
+    aliases = tuple((name, info.alias) for name, info in fields.items() if info.alias and info.alias != name)
+    _SHAPES[cls] = shape = (nested, aliases)
+    return shape
+
+
+def _is_scalar(annotation: Any) -> bool:
+    if annotation in _LEAF:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    if origin is typing.Union or origin is types.UnionType:
+        return all(_is_scalar(arg) for arg in typing.get_args(annotation))
+    return False
 
 
 def _plain(value: Any) -> Any:
-    if type(value) in _LEAF:
-        return value
-    if isinstance(value, _Model):
-        return _model_to_dict(value)
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is list:
         return [_plain(item) for item in value]
+    if kind in _LEAF:
+        return value
+    if kind in _SHAPES or isinstance(value, _Model):  # isinstance on pydantic's metaclass is slow
+        return _model_to_dict(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
     return value
 
 

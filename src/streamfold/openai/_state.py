@@ -153,5 +153,5 @@ _LOGPROBS: dict[str, Callable[[Any], core.ChatEvent]] = {
 def _content_filter_error(completion: ParsedChatCompletion[Any]) -> ContentFilterFinishReasonError:
     try:
         return ContentFilterFinishReasonError(completion=completion)
-    except TypeError:  # openai-python before 1.99 takes no completion
+    except TypeError:  # older openai-python takes no completion
         return ContentFilterFinishReasonError()
