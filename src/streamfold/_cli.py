@@ -88,7 +88,36 @@ def _parser() -> argparse.ArgumentParser:
     fold.add_argument("--max-event-bytes", type=int, default=16 * 2**20, metavar="N",
                       help="refuse events larger than N bytes (default 16 MiB)")
     fold.set_defaults(run=_fold)
+
+    serve = commands.add_parser(
+        "serve", help="run the mock OpenAI-compatible server (needs the 'server' extra)",
+        description="Serve a mock OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models). "
+        "Requests may override any setting with a JSON object in the x-streamfold-mock header "
+        "or a 'mock' member of the body.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--output-tokens", type=int, default=32, metavar="N", help="tokens per answer (default 32)")
+    serve.add_argument("--text", default="lorem", help="'lorem', 'echo' (the prompt), or a fixed text")
+    serve.add_argument("--tokens-per-chunk", type=int, default=1, metavar="N")
+    serve.add_argument("--ttft", type=float, default=0.0, metavar="S", help="seconds before the first chunk")
+    serve.add_argument("--itl", type=float, default=0.0, metavar="S", help="seconds between chunks")
+    serve.add_argument("--jitter", type=float, default=0.0, metavar="F", help="vary delays by up to this fraction")
+    serve.set_defaults(run=_serve)
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .mock import MockConfig, serve
+
+    try:
+        config = MockConfig(output_tokens=args.output_tokens, text=args.text, tokens_per_chunk=args.tokens_per_chunk,
+                            ttft=args.ttft, itl=args.itl, jitter=args.jitter)
+    except ValueError as exc:
+        print(f"streamfold: {exc}", file=sys.stderr)
+        return 2
+    serve(config, host=args.host, port=args.port)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

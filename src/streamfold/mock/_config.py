@@ -1,0 +1,74 @@
+"""What the mock server sends: one ``MockConfig`` per server, overridable per request."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+#: Request header whose JSON object overrides the server's config for that request.
+CONFIG_HEADER = "x-streamfold-mock"
+#: Request body member with the same role (removed before the request is read).
+CONFIG_FIELD = "mock"
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """How the mock answers a chat-completion request.
+
+    Output: ``output_tokens`` tokens of text from ``text`` (``"lorem"``: generated words,
+    ``"echo"``: the last user message, repeated; anything else: that fixed text, repeated),
+    ``tokens_per_chunk`` per chunk, ``reasoning_tokens`` of reasoning first,
+    ``tool_calls`` parallel calls instead of text, ``n`` choices (None: the request's),
+    ``usage`` (None: as the request's ``stream_options.include_usage``).
+    Timing: ``ttft`` seconds before the first chunk, ``itl`` between chunks, each varied
+    by up to ``jitter`` (a fraction) at random.  Wire: ``events_per_write`` events per
+    network write; ``split_writes`` cuts every write in two, inside a UTF-8 character
+    when there is one, else inside the JSON; a ``: keep-alive`` comment every
+    ``keepalive_every`` chunks.  Faults: ``status`` (429 or 500 ...) answered instead of a
+    stream, with ``retry_after`` seconds as ``Retry-After``; after ``error_after`` chunks
+    an in-band error; after ``close_after`` chunks the connection is dropped; after
+    ``stall_after`` chunks nothing more is sent.  ``seed`` makes the output reproducible.
+    """
+
+    output_tokens: int = 32
+    text: str = "lorem"
+    tokens_per_chunk: int = 1
+    reasoning_tokens: int = 0
+    tool_calls: int = 0
+    n: int | None = None
+    usage: bool | None = None
+    model: str | None = None
+    ttft: float = 0.0
+    itl: float = 0.0
+    jitter: float = 0.0
+    events_per_write: int = 1
+    split_writes: bool = False
+    keepalive_every: int = 0
+    status: int = 200
+    retry_after: float | None = None
+    error_after: int | None = None
+    close_after: int | None = None
+    stall_after: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("output_tokens", "reasoning_tokens", "tool_calls", "keepalive_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("tokens_per_chunk", "events_per_write"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("ttft", "itl", "jitter"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.n is not None and self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+
+    def merged(self, overrides: dict[str, Any]) -> MockConfig:
+        """This config with ``overrides`` applied; unknown names raise ``ValueError``."""
+        names = {field.name for field in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(f"unknown mock setting(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return dataclasses.replace(self, **overrides)

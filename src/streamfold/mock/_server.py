@@ -1,0 +1,108 @@
+"""Running the mock app under uvicorn: in a background thread (tests, benchmarks, the CLI's
+``chat`` with no base URL) or in the foreground (``python -m streamfold serve``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from types import TracebackType
+from typing import Any
+
+from ._app import DroppedConnection, MockApp
+from ._config import MockConfig
+
+
+def _uvicorn() -> Any:
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the mock server needs uvicorn: pip install 'streamfold[server]'") from exc
+    return uvicorn
+
+
+class _HideDeliberateDrops(logging.Filter):
+    """uvicorn logs an app exception with its traceback; a fault the config asked for
+    (``close_after``) is not an error of the server."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+logging.getLogger("uvicorn.error").addFilter(_HideDeliberateDrops())
+
+
+class MockServer:
+    """The mock server on ``host`` (127.0.0.1) and an ephemeral port, in a thread.
+
+    ``with MockServer(MockConfig(output_tokens=100)) as server: ... server.base_url``
+    (``http://127.0.0.1:PORT/v1``).  ``server.app.stats`` counts what it saw.
+    """
+
+    def __init__(self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        uvicorn = _uvicorn()
+        self.app = MockApp(config)
+        self._server = uvicorn.Server(uvicorn.Config(
+            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
+        ))
+        self._thread: threading.Thread | None = None
+        self.host = host
+        self.port = port
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL, ``http://HOST:PORT/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> MockServer:
+        """Start serving; returns once the socket is listening."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self._serve(started))
+            except BaseException as exc:  # reported to start()
+                failure.append(exc)
+                started.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="streamfold-mock", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure or not self._server.started:
+            raise RuntimeError(f"the mock server did not start: {failure[0] if failure else 'unknown'}")
+        return self
+
+    async def _serve(self, started: threading.Event) -> None:
+        config = self._server.config
+        if not config.loaded:
+            config.load()
+        self._server.lifespan = config.lifespan_class(config)
+        task = asyncio.ensure_future(self._server.serve())
+        while not self._server.started and not task.done():
+            await asyncio.sleep(0.005)
+        if self._server.started:
+            self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        started.set()
+        await task
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the mock in the foreground until interrupted."""
+    _uvicorn().run(MockApp(config), host=host, port=port, log_level="info", lifespan="off")

@@ -1,0 +1,212 @@
+"""The mock OpenAI-compatible server, served by uvicorn on 127.0.0.1 and read over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+import streamfold
+from streamfold.mock import CONFIG_HEADER, MockApp, MockConfig, MockServer
+
+pytest.importorskip("uvicorn")
+
+MESSAGES = [{"role": "user", "content": "tell me about rivers"}]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockServer]:
+    with MockServer(MockConfig(output_tokens=12, text="alpha beta gamma")) as running:
+        yield running
+
+
+def post(server: MockServer, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+    return httpx.post(server.base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES, **body},
+                      timeout=10, **kwargs)
+
+
+def stream_of(server: MockServer, mock: dict[str, Any] | None = None, **body: Any) -> dict[str, Any]:
+    response = post(server, {"stream": True, **body, **({"mock": mock} if mock else {})})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    return streamfold.fold(response.content)
+
+
+def test_streams_the_configured_text(server: MockServer) -> None:
+    completion = stream_of(server)
+    assert completion["choices"][0]["message"] == {
+        "role": "assistant", "content": "alpha beta gamma alpha beta gamma alpha beta gamma alpha beta gamma",
+        "refusal": None,
+    }
+    assert completion["choices"][0]["finish_reason"] == "stop" and completion["model"] == "m"
+    assert "usage" not in completion
+
+
+def test_usage_when_the_request_asks(server: MockServer) -> None:
+    completion = stream_of(server, stream_options={"include_usage": True})
+    assert completion["usage"]["completion_tokens"] == 12
+    assert completion["usage"]["total_tokens"] == completion["usage"]["prompt_tokens"] + 12
+
+
+def test_echo_n_choices_reasoning_and_chunking(server: MockServer) -> None:
+    completion = stream_of(server, {"text": "echo", "output_tokens": 4, "reasoning_tokens": 3,
+                                    "tokens_per_chunk": 2}, n=3)
+    assert [choice["index"] for choice in completion["choices"]] == [0, 1, 2]
+    for choice in completion["choices"]:
+        assert choice["message"]["content"] == "tell me about rivers"
+        assert len(choice["message"]["reasoning_content"].split()) == 3
+
+
+def test_parallel_tool_calls(server: MockServer) -> None:
+    completion = stream_of(server, {"tool_calls": 3, "tokens_per_chunk": 1})
+    choice = completion["choices"][0]
+    calls = choice["message"]["tool_calls"]
+    assert choice["finish_reason"] == "tool_calls" and len(calls) == 3
+    assert len({call["id"] for call in calls}) == 3
+    assert [json.loads(call["function"]["arguments"])["call"] for call in calls] == [0, 1, 2]
+
+
+def test_max_tokens_cuts_with_length(server: MockServer) -> None:
+    completion = stream_of(server, max_tokens=5)
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert completion["choices"][0]["message"]["content"] == "alpha beta gamma alpha beta"
+
+
+def test_header_overrides_and_non_streaming(server: MockServer) -> None:
+    response = post(server, {}, headers={CONFIG_HEADER: json.dumps({"text": "just this", "output_tokens": 2})})
+    body = response.json()
+    assert body["object"] == "chat.completion" and body["choices"][0]["message"]["content"] == "just this"
+
+
+def test_bad_settings_are_a_400(server: MockServer) -> None:
+    response = post(server, {"mock": {"output_tokns": 3}})
+    assert response.status_code == 400 and "unknown mock setting(s): output_tokns" in response.json()["error"]["message"]
+    assert post(server, {"mock": {"tokens_per_chunk": 0}}).status_code == 400
+
+
+def test_models_and_unknown_routes(server: MockServer) -> None:
+    models = httpx.get(server.base_url + "/models").json()
+    assert models["object"] == "list" and models["data"][0]["id"] == "mock-gpt"
+    assert httpx.get(server.base_url + "/nothing").status_code == 404
+
+
+def test_status_faults(server: MockServer) -> None:
+    response = post(server, {"stream": True, "mock": {"status": 429, "retry_after": 2}})
+    assert response.status_code == 429 and response.headers["retry-after"] == "2"
+    assert post(server, {"stream": True, "mock": {"status": 500}}).status_code == 500
+
+
+def test_in_band_error_after_n_chunks(server: MockServer) -> None:
+    response = post(server, {"stream": True, "mock": {"error_after": 4}})
+    with pytest.raises(streamfold.StreamAPIError) as caught:
+        streamfold.fold(response.content)
+    assert caught.value.message == "mock error after 4 chunks"
+    assert caught.value.partial is not None
+    assert caught.value.partial["choices"][0]["message"]["content"] == "alpha beta gamma"  # role chunk + 3 tokens
+
+
+def test_abrupt_close_after_n_chunks(server: MockServer) -> None:
+    acc = streamfold.ChatAccumulator()
+    with pytest.raises(httpx.RemoteProtocolError):
+        with httpx.stream("POST", server.base_url + "/chat/completions",
+                          json={"stream": True, "messages": MESSAGES, "mock": {"close_after": 3}}) as response:
+            for piece in response.iter_bytes():
+                acc.feed(piece)
+    assert acc.snapshot()["choices"][0]["message"]["content"] == "alpha beta"
+
+
+def wait_for(condition: Any, seconds: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds (the server notices a disconnect on its own loop)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_stall_then_the_server_sees_the_client_leave(server: MockServer) -> None:
+    before = server.app.stats.disconnects
+    with httpx.stream("POST", server.base_url + "/chat/completions",
+                      json={"stream": True, "messages": MESSAGES, "mock": {"stall_after": 2}}) as response:
+        reads = response.iter_raw()
+        first = next(reads)
+        assert first.startswith(b"data: ")
+    assert wait_for(lambda: server.app.stats.disconnects > before)
+
+
+def test_keepalive_comments_and_delays(server: MockServer) -> None:
+    response = post(server, {"stream": True, "mock": {"keepalive_every": 3, "itl": 0.001, "jitter": 0.5}})
+    assert response.content.count(b": keep-alive\n\n") == 4  # 14 chunks: before chunks 3, 6, 9, 12
+    assert streamfold.fold(response.content)["choices"][0]["finish_reason"] == "stop"
+
+
+def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
+    """The body writes the app makes for one request (the ASGI interface, no network)."""
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "http.request", "body": orjson.dumps(body), "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()  # the client never leaves
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": []}
+    asyncio.run(MockApp(config)(scope, receive, send))  # type: ignore[arg-type]
+    return [message["body"] for message in sent if message["type"] == "http.response.body" and message["body"]]
+
+
+def test_write_patterns() -> None:
+    body = {"stream": True, "messages": MESSAGES}
+    one = asgi_writes(MockConfig(output_tokens=8, text="né"), body)
+    assert len(one) == 11  # role, 8 tokens, finish, [DONE]
+    grouped = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=4), body)
+    assert len(grouped) == 3 and b"".join(grouped) == b"".join(one)
+    split = asgi_writes(MockConfig(output_tokens=8, text="né", split_writes=True), body)
+    assert len(split) == 2 * len(one) and b"".join(split) == b"".join(one)
+    cut_inside_a_character = [part for part in split if not _is_utf8(part)]
+    assert len(cut_inside_a_character) >= 16  # every token write "né" is cut inside the é
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_serve_command_runs_the_server() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamfold", "serve", "--port", "0", "--text", "from the cli", "--output-tokens", "3"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = None
+        for line in proc.stderr:
+            found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port is not None
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                              json={"stream": True, "messages": MESSAGES}, timeout=10)
+        assert streamfold.fold(response.content)["choices"][0]["message"]["content"] == "from the cli"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        assert proc.stderr is not None
+        proc.stderr.close()
