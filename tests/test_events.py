@@ -13,6 +13,7 @@ import pytest
 import streamfold
 from streamfold import IncompleteStreamError, StreamDecodeError
 
+from conftest import DATA
 from streams import chunk, sse
 
 
@@ -230,3 +231,48 @@ def test_every_event_type_named_like_openai_python_plus_reasoning(impl: SimpleNa
         "reasoning.delta", "reasoning.done",
     }
     assert streamfold.ContentDeltaEvent.__module__ == "streamfold._events"  # one set of types for both
+
+
+# --------------------------------------------------------------------------- raise_on_truncation
+
+
+def content_filter_stream() -> bytes:
+    return sse(
+        chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": "Once"}}]),
+        chunk(choices=[{"index": 1, "delta": {"role": "assistant", "content": "Fine"}, "finish_reason": "stop"}]),
+        chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "content_filter"}]),
+    )
+
+
+def test_length_raises_only_on_request(impl: SimpleNamespace) -> None:
+    raw = (DATA / "openai-recorded" / "parse_max_tokens_reached.sse").read_bytes()
+    folded = impl.fold(raw)
+    assert folded["choices"][0]["finish_reason"] == "length"
+    with pytest.raises(streamfold.TruncatedCompletionError) as caught:
+        impl.fold(raw, raise_on_truncation=True)
+    assert caught.value.finish_reason == "length" and caught.value.choice_index == 0
+    assert caught.value.partial == folded
+
+
+def test_content_filter_raises_only_on_request_after_every_event(impl: SimpleNamespace) -> None:
+    events = list(impl.iter_events(content_filter_stream()))
+    assert [(e.choice_index, e.finish_reason) for e in events if e.type == "content.done"] == [
+        (1, "stop"), (0, "content_filter"),
+    ]
+    seen: list[Any] = []
+    with pytest.raises(streamfold.TruncatedCompletionError) as caught:
+        seen.extend(impl.iter_events(content_filter_stream(), raise_on_truncation=True))
+    assert caught.value.finish_reason == "content_filter" and caught.value.partial is not None
+    assert [e.type for e in seen] == [e.type for e in events]
+
+    async def source() -> AsyncIterator[bytes]:
+        yield content_filter_stream()
+
+    async def drain() -> None:
+        async for _ in impl.aiter_events(source(), raise_on_truncation=True):
+            pass
+
+    with pytest.raises(streamfold.TruncatedCompletionError):
+        asyncio.run(drain())
+    with pytest.raises(streamfold.TruncatedCompletionError):
+        asyncio.run(impl.afold(source(), raise_on_truncation=True))

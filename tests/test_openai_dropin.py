@@ -29,6 +29,7 @@ import streamfold  # noqa: E402
 from conftest import DATA  # noqa: E402
 from streamfold.openai import StreamState, _state, astream_chat, stream_chat  # noqa: E402
 from streams import chunk, sse  # noqa: E402
+from test_events import content_filter_stream  # noqa: E402
 from test_openai_reference import drop_nulls, summary  # noqa: E402
 
 try:
@@ -398,19 +399,8 @@ def test_length_is_reported_by_default_and_raised_on_request(dropin: SimpleNames
         with pytest.raises(openai.LengthFinishReasonError) as caught:
             stream.get_final_completion()
     assert caught.value.completion.choices[0].message.content == '{"'
-    # the core's option: TruncatedCompletionError with the completion as .partial
-    with pytest.raises(streamfold.TruncatedCompletionError) as core_caught:
-        dropin.fold(path.read_bytes(), raise_on_truncation=True)
-    assert core_caught.value.finish_reason == "length" and core_caught.value.choice_index == 0
-    assert core_caught.value.partial == dropin.fold(path.read_bytes())
 
 
-def content_filter_stream() -> bytes:
-    return sse(
-        chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": "Once"}}]),
-        chunk(choices=[{"index": 1, "delta": {"role": "assistant", "content": "Fine"}, "finish_reason": "stop"}]),
-        chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "content_filter"}]),
-    )
 
 
 def test_content_filter_is_reported_by_default_and_raised_on_request(dropin: SimpleNamespace) -> None:
@@ -420,25 +410,6 @@ def test_content_filter_is_reported_by_default_and_raised_on_request(dropin: Sim
     with pytest.raises(openai.ContentFilterFinishReasonError):
         with stream_chat(server.client(), model="gpt-4o", messages=MESSAGES, raise_on_truncation=True) as stream:
             stream.get_final_completion()
-    events = list(dropin.iter_events(content_filter_stream()))
-    assert [(e.choice_index, e.finish_reason) for e in events if e.type == "content.done"] == [
-        (1, "stop"), (0, "content_filter"),
-    ]
-    with pytest.raises(streamfold.TruncatedCompletionError) as caught:
-        list(dropin.iter_events(content_filter_stream(), raise_on_truncation=True))
-    assert caught.value.finish_reason == "content_filter" and caught.value.partial is not None
-
-    async def source() -> AsyncIterator[bytes]:
-        yield content_filter_stream()
-
-    async def drain() -> None:
-        async for _ in dropin.aiter_events(source(), raise_on_truncation=True):
-            pass
-
-    with pytest.raises(streamfold.TruncatedCompletionError):
-        asyncio.run(drain())
-    with pytest.raises(streamfold.TruncatedCompletionError):
-        asyncio.run(dropin.afold(source(), raise_on_truncation=True))
 
 
 # --------------------------------------------------------------------------- the request and the connection

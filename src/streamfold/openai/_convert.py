@@ -202,27 +202,29 @@ def to_completion(
     choices = []
     for choice in completion["choices"]:
         message = dict(choice["message"])
-        complete = final and choice.get("finish_reason") not in TRUNCATED
+        # the final JSON of a choice cut short is unfinished: nothing of it is parsed
+        cut_short = final and choice.get("finish_reason") in TRUNCATED
         content = message.get("content")
         parsed = None
-        if rich and content and not message.get("refusal") and not (final and not complete):
-            parsed = parse_content(response_format, content) if complete else partial_value(content)
+        if rich and content and not message.get("refusal") and not cut_short:
+            parsed = parse_content(response_format, content) if final else partial_value(content)
         message["parsed"] = parsed
         calls = message.get("tool_calls")
         if calls:
-            message["tool_calls"] = [_parsed_call(call, tools, complete, final) for call in calls]
+            message["tool_calls"] = [_parsed_call(call, tools, final, cut_short) for call in calls]
         choices.append({**choice, "message": message})
     return _ParsedCompletion.model_construct(**{**completion, "choices": choices})
 
 
-def _parsed_call(call: dict[str, Any], tools: list[Any], complete: bool, final: bool) -> dict[str, Any]:
+def _parsed_call(call: dict[str, Any], tools: list[Any], final: bool, cut_short: bool) -> dict[str, Any]:
     function = call.get("function") or {}
     name = function.get("name", "")
     arguments = function.get("arguments", "")
-    if complete:
+    parsed = None
+    if cut_short:
+        pass
+    elif final:
         parsed = tool_arguments(tools, name, arguments)
-    elif final:  # a call cut short: its JSON is unfinished
-        parsed = None
-    else:
-        parsed = partial_value(arguments) if is_parseable(_find_tool(tools, name)) else None
+    elif is_parseable(_find_tool(tools, name)):
+        parsed = partial_value(arguments)
     return {**call, "function": {**function, "parsed_arguments": parsed}}
