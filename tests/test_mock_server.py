@@ -104,6 +104,58 @@ def test_status_faults(server: MockServer) -> None:
     assert post(server, {"stream": True, "mock": {"status": 500}}).status_code == 500
 
 
+def test_faults_can_hit_only_the_first_requests(server: MockServer) -> None:
+    settings = {"status": 503, "fault_times": 2, "seed": 4242}
+    statuses = [post(server, {"stream": True, "mock": settings}).status_code for _ in range(4)]
+    assert statuses == [503, 503, 200, 200]
+    other = {**settings, "seed": 4243}  # other settings: counted apart
+    assert post(server, {"stream": True, "mock": other}).status_code == 503
+
+
+def test_the_last_request_is_recorded(server: MockServer) -> None:
+    post(server, {"stream": True, "temperature": 0.1, "mock": {"output_tokens": 1}}, headers={"X-Probe": "yes"})
+    assert server.app.stats.last_body == {"model": "m", "messages": MESSAGES, "stream": True, "temperature": 0.1}
+    assert server.app.stats.last_headers["x-probe"] == "yes"
+
+
+def raw_chunks(server: MockServer, **mock: Any) -> tuple[bytes, list[dict[str, Any]]]:
+    content = post(server, {"stream": True, "stream_options": {"include_usage": True}, "mock": mock}).content
+    lines = [line[6:] for line in content.split(b"\n") if line.startswith(b"data: {")]
+    return content, [orjson.loads(line) for line in lines]
+
+
+def calls_of(chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The tool_calls list of every chunk that has one."""
+    return [chunk["choices"][0]["delta"]["tool_calls"] for chunk in chunks
+            if chunk["choices"] and "tool_calls" in chunk["choices"][0].get("delta", {})]
+
+
+def test_provider_shapes_on_the_wire(server: MockServer) -> None:
+    _, chunks = raw_chunks(server, provider="openai")
+    assert all("obfuscation" in chunk for chunk in chunks) and chunks[-1]["choices"] == []
+    _, chunks = raw_chunks(server, provider="azure")
+    assert chunks[0]["choices"] == [] and chunks[0]["id"] == "" and "prompt_filter_results" in chunks[0]
+    assert "content_filter_results" in chunks[1 + 1]["choices"][0]
+    _, chunks = raw_chunks(server, provider="groq", tool_calls=2)
+    assert all(chunk["choices"][0]["delta"]["role"] == "assistant" for chunk in chunks)
+    calls = calls_of(chunks)
+    assert len(calls) == 2 and all(orjson.loads(call[0]["function"]["arguments"]) for call in calls)  # whole calls
+    assert "usage" not in chunks[-1] and chunks[-1]["x_groq"]["usage"]["completion_tokens"] > 0
+    _, chunks = raw_chunks(server, provider="deepseek", reasoning_tokens=2)
+    assert chunks[1]["choices"][0]["delta"] == {"role": "assistant", "reasoning_content": "alpha", "content": None}
+    content, chunks = raw_chunks(server, provider="openrouter", reasoning_tokens=2)
+    assert content.startswith(b": OPENROUTER PROCESSING\n\n") and "reasoning" in chunks[1]["choices"][0]["delta"]
+    _, chunks = raw_chunks(server, provider="ollama", tool_calls=3)
+    [calls] = calls_of(chunks)
+    assert [call["index"] for call in calls] == [0, 0, 0] and len({call["id"] for call in calls}) == 3
+    _, chunks = raw_chunks(server, provider="vllm", tool_calls=1)
+    fragments = [fragments[0] for fragments in calls_of(chunks)]
+    assert len(fragments) > 2 and all(fragment["id"] == "call_mock0000" for fragment in fragments)
+    _, chunks = raw_chunks(server, provider="gemini", tool_calls=2)
+    calls = [fragments[0] for fragments in calls_of(chunks)]
+    assert len(calls) == 2 and all("index" not in call for call in calls) and chunks[-2]["choices"][0]["finish_reason"] == "stop"
+
+
 def test_in_band_error_after_n_chunks(server: MockServer) -> None:
     response = post(server, {"stream": True, "mock": {"error_after": 4}})
     with pytest.raises(streamfold.StreamAPIError) as caught:

@@ -10,15 +10,25 @@ see what the server saw.
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from ._config import CONFIG_FIELD, CONFIG_HEADER, MockConfig
-from ._generate import DEFAULT_MODEL, DONE, KEEPALIVE, completion_chunks, encode, split_point
+from ._generate import (
+    DEFAULT_MODEL,
+    DONE,
+    KEEPALIVE,
+    completion_chunks,
+    encode,
+    split_point,
+)
+from ._providers import SHAPES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,6 +48,9 @@ class MockStats:
     streams_started: int = 0
     streams_finished: int = 0
     disconnects: int = 0
+    #: the last chat request: its headers (lower-case names) and its JSON body
+    last_headers: dict[str, str] = field(default_factory=dict)
+    last_body: Any = None
 
 
 class MockApp:
@@ -46,6 +59,7 @@ class MockApp:
     def __init__(self, config: MockConfig | None = None) -> None:
         self.config = config or MockConfig()
         self.stats = MockStats()
+        self._faults_served: collections.Counter[MockConfig] = collections.Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -73,10 +87,14 @@ class MockApp:
             request = orjson.loads(body) if body else {}
             if not isinstance(request, dict):
                 raise ValueError("the request body must be a JSON object")
+            self.stats.last_headers = {name.decode("latin-1").lower(): value.decode("latin-1")
+                                       for name, value in scope.get("headers") or []}
+            self.stats.last_body = request
             config = self.config.merged(_overrides(scope, request))
         except (ValueError, TypeError) as exc:
             await _json(send, 400, _error(str(exc), "invalid_request_error"))
             return
+        config = self._this_time(config)
         if config.status != 200:
             headers = [] if config.retry_after is None else [(b"retry-after", str(config.retry_after).encode())]
             await _json(send, config.status, _error(f"mock status {config.status}", "mock_error"), headers)
@@ -87,6 +105,16 @@ class MockApp:
             return
         await self._stream(config, chunks, receive, send)
 
+    def _this_time(self, config: MockConfig) -> MockConfig:
+        """The config without its faults once they have hit ``fault_times`` requests."""
+        if config.fault_times is None:
+            return config
+        self._faults_served[config] += 1
+        if self._faults_served[config] <= config.fault_times:
+            return config
+        return dataclasses.replace(config, status=200, retry_after=None, error_after=None, close_after=None,
+                                   stall_after=None)
+
     async def _stream(self, config: MockConfig, chunks: list[dict[str, Any]], receive: Receive, send: Send) -> None:
         self.stats.streams_started += 1
         await send({"type": "http.response.start", "status": 200, "headers": [
@@ -96,7 +124,8 @@ class MockApp:
         watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
         rng = random.Random(config.seed)
         try:
-            pending: list[bytes] = []
+            preamble = SHAPES[config.provider].preamble
+            pending: list[bytes] = [preamble] if preamble else []
             for number, item in enumerate(chunks):
                 if gone.is_set():
                     break

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ._providers import SHAPES
+
 #: Request header whose JSON object overrides the server's config for that request.
 CONFIG_HEADER = "x-streamfold-mock"
 #: Request body member with the same role (removed before the request is read).
@@ -28,7 +30,11 @@ class MockConfig:
     ``keepalive_every`` chunks.  Faults: ``status`` (429 or 500 ...) answered instead of a
     stream, with ``retry_after`` seconds as ``Retry-After``; after ``error_after`` chunks
     an in-band error; after ``close_after`` chunks the connection is dropped; after
-    ``stall_after`` chunks nothing more is sent.  ``seed`` makes the output reproducible.
+    ``stall_after`` chunks nothing more is sent; with ``fault_times`` set, the faults hit
+    only the first ``fault_times`` requests made with these same settings (a retry then
+    succeeds).  ``seed`` makes the output reproducible.  ``provider`` shapes the chunks as
+    that server does (``openai``, ``azure``, ``groq``, ``deepseek``, ``openrouter``,
+    ``ollama``, ``vllm``, ``gemini``: see ``_providers.py``).
     """
 
     output_tokens: int = 32
@@ -51,6 +57,8 @@ class MockConfig:
     close_after: int | None = None
     stall_after: int | None = None
     seed: int = 0
+    provider: str = "openai"
+    fault_times: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "reasoning_tokens", "tool_calls", "keepalive_every"):
@@ -62,6 +70,10 @@ class MockConfig:
         for name in ("ttft", "itl", "jitter"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.provider not in SHAPES:
+            raise ValueError(f"provider must be one of {', '.join(SHAPES)}, got {self.provider!r}")
+        if self.fault_times is not None and self.fault_times < 0:
+            raise ValueError(f"fault_times must be >= 0, got {self.fault_times}")
         if self.n is not None and self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ._config import MockConfig
+from ._providers import AZURE_FILTER, SHAPES, Shape
 
 DEFAULT_MODEL = "mock-gpt"
 FINGERPRINT = "fp_streamfold"
@@ -60,67 +61,123 @@ def _pieces(items: list[str], per_chunk: int) -> list[str]:
 
 
 def completion_chunks(config: MockConfig, request: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every chunk of the answer, in order: role, reasoning, text or tool calls, finish, usage."""
+    """Every chunk of the answer, in order: role, reasoning, text or tool calls, finish, usage,
+    shaped as ``config.provider`` writes them."""
+    shape = SHAPES[config.provider]
     n = config.n if config.n is not None else int(request.get("n") or 1)
     include_usage = config.usage
     if include_usage is None:
         options = request.get("stream_options")
         include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
-    model = config.model or request.get("model") or DEFAULT_MODEL
     head = {
         "id": f"chatcmpl-mock{config.seed:06d}",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
-        "model": model,
+        "model": config.model or request.get("model") or DEFAULT_MODEL,
         "system_fingerprint": FINGERPRINT,
     }
-
-    def chunk(choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:
-        body = {**head, "choices": choices}
-        if include_usage:
-            body["usage"] = usage
-        return body
-
-    def choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-
-    per_choice: list[list[dict[str, Any]]] = []
-    for index in range(n):
-        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
-        reasoning = tokens(config, request, config.reasoning_tokens, salt=100 + index)
-        deltas += [{"reasoning_content": piece} for piece in _pieces(reasoning, config.tokens_per_chunk)]
-        if config.tool_calls:
-            for call in range(config.tool_calls):
-                arguments = tool_arguments(config, call)
-                deltas.append({"tool_calls": [{
-                    "index": call, "id": f"call_mock{index}{call:03d}", "type": "function",
-                    "function": {"name": "get_weather", "arguments": ""},
-                }]})
-                step = 4 * config.tokens_per_chunk
-                deltas += [
-                    {"tool_calls": [{"index": call, "function": {"arguments": arguments[i : i + step]}}]}
-                    for i in range(0, len(arguments), step)
-                ]
-            finish = "tool_calls"
-        else:
-            count, finish = config.output_tokens, "stop"
-            limit = request.get("max_completion_tokens") or request.get("max_tokens")
-            if isinstance(limit, int) and 0 < limit < count:
-                count, finish = limit, "length"
-            text = tokens(config, request, count, salt=index)
-            deltas += [{"content": piece} for piece in _pieces(text, config.tokens_per_chunk)]
-        per_choice.append([choice(index, delta) for delta in deltas] + [choice(index, {}, finish)])
-
+    per_choice = [_choice_deltas(config, request, shape, index) for index in range(n)]
     # choices interleaved chunk by chunk, as n > 1 streams arrive
-    chunks = [chunk([item]) for items in itertools.zip_longest(*per_choice) for item in items if item]
-    if include_usage:
-        completion = n * (config.output_tokens + config.reasoning_tokens)
-        prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages") or [] if isinstance(m, dict))
-        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-        if config.reasoning_tokens:
-            usage["completion_tokens_details"] = {"reasoning_tokens": n * config.reasoning_tokens}
-        chunks.append(chunk([], usage))
+    chunks = [{**head, "choices": [item]} for items in itertools.zip_longest(*per_choice) for item in items if item]
+    if shape.azure_filters:
+        chunks.insert(0, {"id": "", "object": "", "created": 0, "model": "", "choices": [],
+                          "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": AZURE_FILTER}]})
+    usage = _usage(config, request, n) if include_usage else None
+    if shape.usage_in == "x_groq":
+        if usage is not None:
+            chunks[-1]["x_groq"] = {"id": f"req_mock{config.seed:06d}", "usage": usage}
+    elif include_usage:
+        for item in chunks:
+            item["usage"] = None
+        chunks.append({**head, "choices": [], "usage": usage})
+    if shape.obfuscation:
+        rng = random.Random(config.seed)
+        for item in chunks:
+            item["obfuscation"] = "".join(rng.choice("abcdefghijkLMNOPQ0123") for _ in range(rng.randint(1, 12)))
     return chunks
+
+
+def _choice_deltas(config: MockConfig, request: dict[str, Any], shape: Shape, index: int) -> list[dict[str, Any]]:
+    """One choice's stream: its deltas, each wrapped as a choice object, the finish last."""
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    reasoning = tokens(config, request, config.reasoning_tokens, salt=100 + index)
+    for piece in _pieces(reasoning, config.tokens_per_chunk):
+        delta: dict[str, Any] = {shape.reasoning_key: piece}
+        if shape.null_content_with_reasoning:
+            delta["content"] = None
+        deltas.append(delta)
+    if config.tool_calls:
+        deltas += _tool_call_deltas(config, shape, index)
+        finish = shape.tool_finish
+    else:
+        count = output_count(config, request)
+        finish = "length" if count < config.output_tokens else "stop"
+        text = tokens(config, request, count, salt=index)
+        deltas += [{"content": piece} for piece in _pieces(text, config.tokens_per_chunk)]
+    deltas.append({})
+    if shape.role_every_chunk:
+        deltas = [{"role": "assistant", **delta} for delta in deltas]
+    choices: list[dict[str, Any]] = [
+        {"index": index, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas
+    ]
+    choices[-1]["finish_reason"] = finish
+    if shape.azure_filters:
+        for item in choices[1:-1]:
+            item["content_filter_results"] = AZURE_FILTER
+    return choices
+
+
+def _tool_call_deltas(config: MockConfig, shape: Shape, choice: int) -> list[dict[str, Any]]:
+    calls = []
+    for call in range(config.tool_calls):
+        head: dict[str, Any] = {"index": call, "id": f"call_mock{choice}{call:03d}", "type": "function",
+                                "function": {"name": "get_weather", "arguments": ""}}
+        if shape.call_index == "zero":
+            head["index"] = 0
+        elif shape.call_index == "none":
+            del head["index"]
+        arguments = tool_arguments(config, call)
+        if shape.tool_calls != "fragments":
+            calls.append([{**head, "function": {"name": "get_weather", "arguments": arguments}}])
+            continue
+        step = 4 * config.tokens_per_chunk
+        fragments = [head]
+        for i in range(0, len(arguments), step):
+            fragment = {key: value for key, value in head.items() if key != "function"}
+            if not shape.resend_ids:
+                fragment = {"index": head["index"]} if "index" in head else {}
+            fragment["function"] = {"arguments": arguments[i : i + step]}
+            if shape.resend_ids:
+                fragment["function"]["name"] = "get_weather"
+            fragments.append(fragment)
+        calls.append(fragments)
+    if shape.tool_calls == "all":
+        return [{"tool_calls": [fragments[0] for fragments in calls]}]
+    return [{"tool_calls": [fragment]} for fragments in calls for fragment in fragments]
+
+
+def output_count(config: MockConfig, request: dict[str, Any]) -> int:
+    """Text tokens per choice: ``output_tokens``, or the request's ``max_(completion_)tokens``
+    when that is lower (the answer then finishes with ``length``)."""
+    limit = request.get("max_completion_tokens") or request.get("max_tokens")
+    if isinstance(limit, int) and 0 < limit < config.output_tokens:
+        return limit
+    return config.output_tokens
+
+
+def _usage(config: MockConfig, request: dict[str, Any], n: int) -> dict[str, Any]:
+    """Usage as the mock counts it: one token per word of text or reasoning, one per 4
+    characters of tool arguments, one per word of the prompt's messages."""
+    if config.tool_calls:
+        output = sum(-(-len(tool_arguments(config, call)) // 4) for call in range(config.tool_calls))
+    else:
+        output = output_count(config, request)
+    completion = n * (output + config.reasoning_tokens)
+    prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages") or [] if isinstance(m, dict))
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    if config.reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": n * config.reasoning_tokens}
+    return usage
 
 
 def encode(chunk: dict[str, Any]) -> bytes:
