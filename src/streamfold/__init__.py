@@ -2,11 +2,23 @@
 
 ``fold(bytes_or_iterable)`` turns a whole Server-Sent Events stream into one
 ``chat.completion`` dict; ``ChatAccumulator`` does it incrementally; ``SSEDecoder``
-frames raw bytes into events.  ``IMPLEMENTATION`` says whether the Cython core
+frames raw bytes into events; ``Client`` / ``AsyncClient`` stream chat completions over
+httpx straight into the accumulator.  ``IMPLEMENTATION`` says whether the Cython core
 ("cython") or the pure-Python twin ("python") is in use.
 """
 
 from ._api import afold, aiter_events, fold, iter_events
+from .client import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncChatStream,
+    AsyncClient,
+    ChatStream,
+    Client,
+    StreamStats,
+)
 from ._events import (
     ChatEvent,
     ChunkEvent,
@@ -37,6 +49,15 @@ from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEven
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncClient",
+    "ChatStream",
+    "Client",
+    "StreamStats",
     "DEFAULT_MAX_EVENT_BYTES",
     "IMPLEMENTATION",
     "ChatAccumulator",

@@ -1,0 +1,182 @@
+"""``Client`` and ``AsyncClient``: chat completions over httpx, every byte read by streamfold."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from .._framing_py import DEFAULT_MAX_EVENT_BYTES
+from ._http import default_client, http_library
+from ._retry import RetryPolicy
+from ._stream import AsyncChatStream, Call, ChatStream, StreamOptions
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class _ClientBase:
+    """Settings and request building shared by the sync and async clients."""
+
+    _asynchronous = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+        max_retries: int | RetryPolicy = 2,
+        http_client: Any = None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.retry_policy = max_retries if isinstance(max_retries, RetryPolicy) else RetryPolicy(max_retries)
+        self._owns_http_client = http_client is None
+        if http_client is None:
+            http_client = default_client(timeout, asynchronous=self._asynchronous)
+            timeout = None  # already the client's default
+        self._library = http_library(http_client, asynchronous=self._asynchronous)
+        self.http_client = http_client
+        self._timeout = timeout
+        self._headers = self._default_headers(headers)
+
+    def _default_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        from .. import __version__
+
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "user-agent": f"streamfold/{__version__}",
+        }
+        if self.api_key:
+            headers["authorization"] = f"Bearer {self.api_key}"
+        headers.update({name.lower(): value for name, value in (extra or {}).items()})
+        return headers
+
+    def _call(self, request: dict[str, Any], extra_headers: Mapping[str, str] | None, timeout: Any) -> Call:
+        if request.get("stream") is False:
+            raise ValueError("stream_chat() and chat() always stream: do not pass stream=False")
+        body = {**request, "stream": True}
+        if "stream_options" not in body:
+            body["stream_options"] = {"include_usage": True}
+        elif body["stream_options"] is None:  # the caller asked for no stream_options at all
+            del body["stream_options"]
+        headers = self._headers
+        if extra_headers:
+            headers = {**headers, **{name.lower(): value for name, value in extra_headers.items()}}
+        return Call(
+            http_client=self.http_client,
+            library=self._library,
+            url=f"{self.base_url}/chat/completions",
+            headers=headers,
+            body=orjson.dumps(body),
+            timeout=self._timeout if timeout is None else timeout,
+            policy=self.retry_policy,
+        )
+
+
+_STREAM_DOC = """Start a streamed chat completion; use the result as a context manager.
+
+        ``request`` is the JSON body (``model``, ``messages``, ``tools``...).  ``stream``
+        is set to true and ``stream_options`` to ``{"include_usage": true}`` unless given
+        (``stream_options=None`` sends none).  ``extra_headers`` and ``timeout`` apply to
+        this request; ``raise_on_truncation``, ``parse_partial_arguments`` and
+        ``max_event_bytes`` are those of ``ChatAccumulator`` / ``fold``.  The request is
+        sent on entering the ``with`` block, retried (before the body begins only) on
+        connection errors, 408, 429 and 5xx."""
+
+
+class Client(_ClientBase):
+    """A synchronous chat-completions client over httpx (or the caller's httpx/httpx2 client).
+
+    ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``;
+    ``headers`` are sent with every request; ``timeout`` (seconds, or an httpx
+    ``Timeout``) and ``max_retries`` (a count, or a ``RetryPolicy`` to set the waits too)
+    apply to every request.  A client passed in as
+    ``http_client`` keeps its own pool, proxies and transport, and is not closed by
+    ``close()``.
+    """
+
+    def stream_chat(
+        self,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+        raise_on_truncation: bool = False,
+        parse_partial_arguments: bool = False,
+        max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
+        **request: Any,
+    ) -> ChatStream:
+        call = self._call(request, extra_headers, timeout)
+        return ChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes))
+
+    stream_chat.__doc__ = _STREAM_DOC
+
+    def chat(self, *, on_delta: Callable[[str], object] | None = None, **request: Any) -> dict[str, Any]:
+        """Stream a chat completion and return it folded; ``on_delta(text)`` is called for each
+        text delta as it arrives.  Takes the arguments of ``stream_chat``."""
+        with self.stream_chat(**request) as stream:
+            if on_delta is not None:
+                for text in stream.text():
+                    on_delta(text)
+            return stream.result()
+
+    def close(self) -> None:
+        """Close the HTTP client, if this client created it."""
+        if self._owns_http_client:
+            self.http_client.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class AsyncClient(_ClientBase):
+    """``Client`` for asyncio: ``async with client.stream_chat(...)``, ``await client.chat(...)``."""
+
+    _asynchronous = True
+
+    def stream_chat(
+        self,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+        raise_on_truncation: bool = False,
+        parse_partial_arguments: bool = False,
+        max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
+        **request: Any,
+    ) -> AsyncChatStream:
+        call = self._call(request, extra_headers, timeout)
+        return AsyncChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes))
+
+    stream_chat.__doc__ = _STREAM_DOC
+
+    async def chat(self, *, on_delta: Callable[[str], object] | None = None, **request: Any) -> dict[str, Any]:
+        """``Client.chat``; ``on_delta`` may be a plain function or a coroutine function."""
+        async with self.stream_chat(**request) as stream:
+            if on_delta is not None:
+                async for text in stream.text():
+                    outcome = on_delta(text)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+            return await stream.result()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client, if this client created it."""
+        if self._owns_http_client:
+            await self.http_client.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
