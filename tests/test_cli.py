@@ -15,8 +15,9 @@ from streamfold import fold
 SAMPLE = Path(__file__).parent / "data" / "openai-recorded" / "parse_multiple_pydantic_tools.sse"
 
 
-def run(*args: str, stdin: bytes = b"", impl: str = "c") -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ)
+def run(*args: str, stdin: bytes = b"", impl: str = "c",
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, **(env or {})}
     if impl == "py":
         env["STREAMFOLD_NO_EXTENSIONS"] = "1"
     return subprocess.run([sys.executable, "-m", "streamfold", *args], input=stdin, capture_output=True,
@@ -89,3 +90,44 @@ def test_version_names_the_implementation(which: str) -> None:
     assert proc.returncode == 0
     expected = "python" if which == "py" else ("cython" if not os.environ.get("STREAMFOLD_NO_EXTENSIONS") else "python")
     assert f"({expected} implementation)" in proc.stdout.decode()
+
+
+# -- chat ----------------------------------------------------------------------------------
+
+
+def test_chat_without_a_base_url_asks_the_built_in_mock(which: str) -> None:
+    pytest.importorskip("uvicorn")
+    from streamfold._cli_chat import MOCK_ANSWER
+
+    env_free = {"OPENAI_BASE_URL": ""}
+    proc = run("chat", "What is a river?", impl=which, env=env_free)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == MOCK_ANSWER + "\n"
+    stderr = proc.stderr.decode()
+    assert "built-in mock server" in stderr
+    words = len(MOCK_ANSWER.split())
+    assert f"{words} output tokens" in stderr and "finish stop" in stderr and f"{words + 3} chunks" in stderr
+    assert ("cython core" if which == "c" else "python core") in stderr
+
+
+def test_chat_against_a_server_with_json_and_errors(which: str) -> None:
+    pytest.importorskip("uvicorn")
+    from streamfold.mock import MockConfig, MockServer
+
+    with MockServer(MockConfig(text="one two three", output_tokens=6)) as server:
+        proc = run("chat", "hi", "--base-url", server.base_url, "--model", "tiny", "--json", impl=which)
+        assert proc.returncode == 0, proc.stderr
+        answer, _, document = proc.stdout.decode().partition("\n")
+        assert answer == "one two three one two three"
+        completion = orjson.loads(document)
+        assert completion["model"] == "tiny" and completion["choices"][0]["message"]["content"] == answer
+        assert server.app.stats.last_body["messages"] == [{"role": "user", "content": "hi"}]
+    with MockServer(MockConfig(text="one two three", output_tokens=6, error_after=3)) as server:
+        proc = run("chat", "hi", "--base-url", server.base_url, impl=which)
+        assert proc.returncode == 1
+        assert proc.stdout.decode() == "one two\n"  # what arrived before the error stays on screen
+        assert "server error: mock error after 3 chunks" in proc.stderr.decode()
+    with MockServer(MockConfig(status=401)) as server:
+        proc = run("chat", "hi", "--base-url", server.base_url, impl=which)
+        assert proc.returncode == 1 and "HTTP 401" in proc.stderr.decode()
+

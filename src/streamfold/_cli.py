@@ -1,4 +1,4 @@
-"""The command line: ``python -m streamfold fold [FILE|-] [--events]``."""
+"""The command line: ``python -m streamfold chat|fold|serve ...``."""
 
 from __future__ import annotations
 
@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--itl", type=float, default=0.0, metavar="S", help="seconds between chunks")
     serve.add_argument("--jitter", type=float, default=0.0, metavar="F", help="vary delays by up to this fraction")
     serve.set_defaults(run=_serve)
+
+    from . import _cli_chat
+
+    _cli_chat.add_parser(commands)
     return parser
 
 
