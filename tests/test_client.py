@@ -651,3 +651,29 @@ def test_retry_after_as_an_http_date() -> None:
     policy = RetryPolicy(max_retries=3, max_retry_after=10)
     assert policy.delay(0, {"retry-after": when}) is None  # longer than we wait for: give up
     assert policy.delay(0, {"retry-after": "4"}) == 4.0
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    error = APIStatusError(429, {"Retry-After": "2"}, b'{"error": {"message": "slow down"}}', method="POST", url="u")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is APIStatusError and str(copy) == str(error)
+    assert (copy.status_code, copy.headers, copy.body, copy.message) == (429, {"retry-after": "2"},
+                                                                          {"error": {"message": "slow down"}}, "slow down")
+    timeout = pickle.loads(pickle.dumps(APITimeoutError("late", method="POST", url="u")))
+    assert isinstance(timeout, APIConnectionError) and timeout.url == "u" and str(timeout) == "late"
+    assert APIStatusError(500, {}, b"").message == "(empty body)"
+    assert APIStatusError(502, {}, b"<html>bad gateway</html>").body == "<html>bad gateway</html>"
+
+
+def test_result_alone_skips_building_events(server: MockServer, http: ModuleType | None, core: SimpleNamespace) -> None:
+    with make_client(server, http) as client, client.stream_chat(model="m", messages=MESSAGES,
+                                                                  mock={"output_tokens": 40}) as stream:
+        completion = stream.result()
+    assert completion["choices"][0]["message"]["content"] == expected_text(40)
+    stats = stream.stats
+    assert stats.chunks == 43 and stats.usage == completion["usage"]
+    assert stats.time_to_first_content is not None and stats.time_to_first_byte is not None
+    assert stats.time_to_first_byte <= stats.time_to_first_content <= stats.duration  # type: ignore[operator]
+    assert 0 < stats.events < 10  # events only until the first content arrived

@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ttft", type=float, default=0.0, metavar="S", help="seconds before the first chunk")
     serve.add_argument("--itl", type=float, default=0.0, metavar="S", help="seconds between chunks")
     serve.add_argument("--jitter", type=float, default=0.0, metavar="F", help="vary delays by up to this fraction")
+    serve.add_argument("--quiet", action="store_true", help="log warnings only (no line per request)")
     serve.set_defaults(run=_serve)
 
     from . import _cli_chat
@@ -120,7 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"streamfold: {exc}", file=sys.stderr)
         return 2
-    serve(config, host=args.host, port=args.port)
+    serve(config, host=args.host, port=args.port, quiet=args.quiet)
     return 0
 
 

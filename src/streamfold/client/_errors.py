@@ -24,6 +24,9 @@ class APIError(Exception):
         self.method = method
         self.url = url
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (e.g. across a process pool)
+        return (_rebuild, (type(self), self.__dict__.copy(), self.args))
+
 
 class APIConnectionError(APIError):
     """The request could not be sent or its answer not read (refused, reset, DNS, TLS...)."""
@@ -71,3 +74,10 @@ def _message(body: Any) -> str:
     text = body if isinstance(body, str) else orjson.dumps(body).decode()
     text = text.strip() or "(empty body)"
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _rebuild(cls: type[APIError], state: dict[str, Any], args: tuple[Any, ...]) -> APIError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error

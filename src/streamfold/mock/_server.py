@@ -103,6 +103,7 @@ class MockServer:
         self.stop()
 
 
-def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the mock in the foreground until interrupted."""
-    _uvicorn().run(MockApp(config), host=host, port=port, log_level="info", lifespan="off")
+def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False) -> None:
+    """Serve the mock in the foreground until interrupted (``quiet``: no line per request)."""
+    _uvicorn().run(MockApp(config), host=host, port=port, log_level="warning" if quiet else "info",
+                   access_log=not quiet, lifespan="off")
