@@ -36,8 +36,10 @@ from typing import Any
 
 if __package__:
     from . import corpus
+    from .timing import time_call
 else:  # run as a script: benchmarks/ is sys.path[0]
     import corpus  # type: ignore[no-redef]
+    from timing import time_call  # type: ignore[no-redef]
 
 # Targets (ratios are computed in the run; these are only the limits they are held to).
 CYTHON_MAX_X_FLOOR = 1.5
@@ -73,18 +75,6 @@ QUICK = Sizes(main=2_000, openai=200, scaling=(500, 1_000, 2_000, 5_000), repeat
 
 # ---------------------------------------------------------------------------
 # Measurement
-
-
-def time_call(fn: Callable[[], Any]) -> int:
-    """One timed call, in ns, garbage collector off (its result is dropped inside the timing)."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter_ns()
-        fn()
-        return time.perf_counter_ns() - start
-    finally:
-        gc.enable()
 
 
 @dataclass

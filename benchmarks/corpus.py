@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import random
 import string
-from functools import lru_cache
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 READ_SIZE = 16 * 1024  #: bytes per simulated socket read

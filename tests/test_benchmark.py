@@ -55,3 +55,38 @@ def test_quick_openai_benchmark_runs_and_checks_every_contender(tmp_path: Path) 
     assert len(streams) == len({row["corpus"] for row in sections["client"]["rows"]}) >= 2
     assert {"spread", "jiter"} <= set(sections["partial"])
     assert report["targets"] and all(t["status"] in ("PASS", "FAIL", "SKIP") for t in report["targets"])
+
+
+def test_quick_harness_runs_every_section(tmp_path: Path) -> None:
+    """``python -m benchmarks --quick``: every contender checked, every section written down."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["quick"] is True and results["machine"]["versions"]["streamfold"]
+    cells = results["decoders"]["cells"]
+    assert {c["corpus"] for c in cells} == {"text", "tools", "n3_logprobs", "reasoning", "large"}
+    assert {c["reads"] for c in cells} == {"16KiB", "per-event"}
+    for cell in cells:  # right output, or skipped for a stated reason: never wrong
+        assert cell["status"] == "ok" or cell["status"].startswith("skipped: "), cell
+        if cell["status"] == "ok":
+            assert cell["samples_ns"] and cell["us_per_chunk"] > 0 and cell["x_floor"] > 0
+    ours = [c for c in cells if c["contender"] == "streamfold (pure Python)"]
+    assert len(ours) == 10 and all(c["status"] == "ok" for c in ours)
+    points = results["scaling"]["points"]
+    assert len(points) == 4 and all(p["status"] == "ok" and p["feed_peak_bytes"] > 0 for p in points)
+    assert results["e2e"]["rows"] and all(r["status"] == "ok" or r["status"].startswith("skipped: ")
+                                          for r in results["e2e"]["rows"])
+    table = (tmp_path / "results.md").read_text()
+    assert "### Decoders" in table and "### Scaling" in table and "### End to end" in table
+    assert table in proc.stdout
+    charts = {"decoders.png", "scaling.png"}
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert results["charts"].startswith("skipped: matplotlib")
+    else:
+        assert {p.name for p in tmp_path.glob("*.png")} == charts
+        assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in charts)

@@ -1,0 +1,140 @@
+"""The benchmark harness: ``python -m benchmarks`` (or ``python benchmarks/run.py``).
+
+Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``scaling``
+(1,000 to 1,000,000 chunks, peak memory) and ``e2e`` (whole requests against the mock
+server over loopback, 1 / 64 / 256 concurrent streams).  A full run writes
+``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
+the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
+(default ``benchmarks/results``).  ``--quick`` runs tiny sizes in seconds and writes nothing
+unless ``--out`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__:
+    from . import decoders, report, scaling
+else:  # python benchmarks/run.py
+    import decoders  # type: ignore[no-redef]
+    import report  # type: ignore[no-redef]
+    import scaling  # type: ignore[no-redef]
+
+
+def _e2e() -> Any:
+    """The end-to-end section's module (imported when that section runs)."""
+    if __package__:
+        from . import e2e
+    else:
+        import e2e  # type: ignore[no-redef]
+    return e2e
+
+SECTIONS = ("decoders", "scaling", "e2e")
+RESULTS = Path(__file__).parent / "results"
+
+
+def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None]) -> dict[str, Any]:
+    """Run the sections asked for; returns every figure."""
+    results: dict[str, Any] = {"machine": report.machine(), "quick": quick, "seconds": {}}
+    for name in sections:
+        started = time.perf_counter()
+        progress(f"[{name}] ...")
+        if name == "decoders":
+            results[name] = decoders.run(decoders.QUICK if quick else decoders.FULL, progress)
+        elif name == "scaling":
+            results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
+                             else scaling.run(progress=progress))
+        else:
+            results[name] = _e2e().run(quick=quick, progress=progress)
+        results["seconds"][name] = round(time.perf_counter() - started, 1)
+        progress(f"[{name}] done in {results['seconds'][name]:.0f} s")
+    results["headline"] = headline(results)
+    return results
+
+
+def headline(results: dict[str, Any]) -> dict[str, float | None]:
+    """The ratios the README quotes, read off this run."""
+    found: dict[str, float | None] = {}
+    cells = results.get("decoders", {}).get("cells", [])
+
+    def cell(contender: str, corpus: str, field: str) -> float | None:
+        for c in cells:
+            if c["contender"] == contender and c["corpus"] == corpus and c["reads"] == "16KiB" and c["status"] == "ok":
+                value: float | None = c[field]
+                return value
+        return None
+
+    for corpus in ("text", "tools", "n3_logprobs", "reasoning", "large"):
+        found[f"cython_x_floor_{corpus}"] = cell("streamfold (Cython)", corpus, "x_floor")
+        found[f"cython_x_faster_than_openai_{corpus}"] = cell("streamfold (Cython)", corpus, "x_faster_than_openai")
+        found[f"python_x_floor_{corpus}"] = cell("streamfold (pure Python)", corpus, "x_floor")
+    found.update(e2e_headline(results.get("e2e")))
+    return found
+
+
+def e2e_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
+    """Client CPU per chunk of each contender over the streamfold client's, at each level."""
+    found: dict[str, float | None] = {}
+    if not section:
+        return found
+    rows = [r for r in section["rows"] if r["status"] == "ok"]
+    for level in sorted({r["concurrency"] for r in rows}):
+        ours = next((r for r in rows if r["concurrency"] == level and r["contender"] == "streamfold AsyncClient"), None)
+        for row in rows:
+            if row["concurrency"] == level and ours is not None and row is not ours:
+                key = f"e2e_cpu_x_{row['contender']}_at_{level}".replace(" ", "_")
+                found[key] = row["client_cpu_s_per_1000_chunks"] / ours["client_cpu_s_per_1000_chunks"]
+    return found
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [f"Machine: {m['cpu']} ({m['cpu_count']} cores), {m['platform']}, Python {m['python']}; "
+             + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + "\n"]
+    if "decoders" in results:
+        lines += ["### Decoders\n", report.decoders_markdown(results["decoders"])]
+    if "scaling" in results:
+        lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
+    if "e2e" in results:
+        lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds (the tests use it)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    parser.add_argument("--out", type=Path, help="directory for results.json, results.md and the charts "
+                        "(default: benchmarks/results for a full run, none for --quick)")
+    args = parser.parse_args(argv)
+    out = args.out if args.out is not None else (None if args.quick else RESULTS)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    results = measure(args.quick, args.only or SECTIONS, progress)
+    text = markdown(results)
+    print(text)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        written = ["results.json", "results.md"]
+        if "decoders" in results and "scaling" in results:
+            try:
+                written += report.charts(results, out)
+            except ImportError:
+                results["charts"] = "skipped: matplotlib is not installed (pip install '.[bench]')"
+                progress(results["charts"])
+        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        (out / "results.md").write_text(text)
+        progress("wrote " + ", ".join(str(out / name) for name in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
