@@ -43,7 +43,7 @@ from ._errors import (
     StreamError,
     TruncatedCompletionError,
 )
-from ._framing_py import DEFAULT_MAX_EVENT_BYTES
+from ._contract import DEFAULT_MAX_EVENT_BYTES
 from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
 
 __version__ = "0.1.0"
