@@ -12,6 +12,7 @@ import subprocess
 import time
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,3 +129,9 @@ def test_serve_and_chat_without_uvicorn_say_what_to_install(tmp_path: Any) -> No
     assert "needs uvicorn" in one_error(run("chat", "hi", env=env), 2)
     assert run("fold", "--compact", env=env).returncode == 0  # the rest works without it
 
+
+def test_the_readme_shows_the_banner_serve_prints() -> None:
+    from streamfold._cli.serve import banner
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert banner("127.0.0.1", 8000, MockConfig()) in readme
