@@ -131,3 +131,11 @@ def test_ctrl_c_ends_the_line_cleanly(cli_impl: str) -> None:
     text = stderr.decode()
     assert "Traceback" not in text and "streamfold: interrupted after" in text
     assert text.splitlines()[-1].startswith("-- ")  # the stats of what arrived
+
+
+def test_answers_in_typed_parts_are_shown_as_their_text(cli_impl: str) -> None:
+    config = MockConfig(provider="mistral", text="flow on", output_tokens=2, reasoning_tokens=2, n=2)
+    with MockServer(config) as server:
+        proc = run("chat", "hi", "--base-url", server.base_url, impl=cli_impl)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode() == "flow on\n--- answer 1 ---\nflow on\n"

@@ -300,13 +300,21 @@ def _show_rest(completion: dict[str, Any], live: _Answer) -> None:
         message = choice.get("message") or {}
         if position:
             live.write(f"--- answer {choice.get('index', position)} ---\n")
-            live.write(message.get("content") or "")
+            live.write(_text(message.get("content")))
             live.end_line()
         if message.get("refusal"):
             live.write(f"[refusal] {message['refusal']}\n")
         for call in message.get("tool_calls") or []:
             function = call.get("function") or {}
             live.write(f"[tool call] {function.get('name')}({function.get('arguments')})\n")
+
+
+def _text(content: Any) -> str:
+    """The answer's text: ``content`` itself, or the text of its ``text`` parts (Mistral's lists)."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text") or "") for part in content
+                       if isinstance(part, dict) and part.get("type") == "text")
+    return content if isinstance(content, str) else ""
 
 
 def _print_stats(stats: StreamStats, completion: dict[str, Any] | None = None) -> None:
