@@ -4,6 +4,7 @@ in a subprocess, against the implementation a test asks for."""
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 from typing import Any
@@ -40,3 +41,25 @@ def one_error(proc: subprocess.CompletedProcess[bytes], status: int) -> str:
     errors = [line for line in stderr.splitlines() if line.startswith(PREFIX)]
     assert len(errors) == 1, stderr
     return errors[0].removeprefix(PREFIX)
+
+
+def run_with_terminal_stderr(*args: str, impl: str = "c") -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run ``python -m streamfold ARGS`` with stderr on a terminal (a pty), as a user sees it;
+    returns the run and what the terminal showed."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(argv(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+                              env=cli_env(impl), timeout=60)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                piece = os.read(leader, 65536)
+            except OSError:  # the other end is closed: all was read
+                break
+            if not piece:
+                break
+            shown += piece
+    finally:
+        os.close(leader)
+    return proc, shown.decode()

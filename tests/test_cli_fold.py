@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
-import pty
 import random
 import subprocess
 from pathlib import Path
@@ -13,7 +11,7 @@ import orjson
 import pytest
 
 import streamfold
-from cli import argv, cli_env, one_error, run
+from cli import argv, cli_env, one_error, run, run_with_terminal_stderr
 from streams import chunk, sse
 
 SAMPLE = Path(__file__).parent / "data" / "openai-recorded" / "parse_multiple_pydantic_tools.sse"
@@ -181,25 +179,10 @@ def test_the_partial_is_cut_on_a_terminal_and_whole_elsewhere(cli_impl: str, tmp
     stream, partial = _long_bad_stream()
     path = tmp_path / "long.sse"
     path.write_bytes(stream)
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run(argv("fold", str(path)), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=follower, env=cli_env(cli_impl), timeout=60)
-        os.close(follower)
-        shown = b""
-        while True:
-            try:
-                piece = os.read(leader, 65536)
-            except OSError:  # the terminal's other end closed: all read
-                break
-            if not piece:
-                break
-            shown += piece
-    finally:
-        os.close(leader)
+    proc, shown = run_with_terminal_stderr("fold", str(path), impl=cli_impl)
     assert proc.returncode == 1
-    lines = shown.decode().splitlines()
-    assert lines[0].startswith("streamfold: error: event 401: invalid JSON") and "Traceback" not in shown.decode()
+    lines = shown.splitlines()
+    assert lines[0].startswith("streamfold: error: event 401: invalid JSON") and "Traceback" not in shown
     assert lines[1].startswith("partial completion: {") and len(lines[1]) < 500
     assert lines[1].endswith("more characters; --partial FILE writes it whole)")
     piped = run("fold", str(path), impl=cli_impl)  # stderr a pipe: nothing is cut
@@ -231,3 +214,15 @@ def test_a_reader_that_goes_away_ends_it_quietly(tmp_path: Path) -> None:
         stderr = proc.stderr.read()
         assert proc.wait(timeout=60) == 0
     assert stderr == b""
+
+
+def test_several_files_show_progress_on_a_terminal(tmp_path: Path) -> None:
+    paths = []
+    for number in range(3):
+        paths.append(tmp_path / f"{number}.sse")
+        paths[-1].write_bytes(sse(chunk(f"answer {number}", finish="stop")))
+    proc, shown = run_with_terminal_stderr("fold", "--jsonl", *map(str, paths))
+    assert proc.returncode == 0
+    assert "\rfolded 1/3" in shown and shown.endswith("\r\x1b[K")  # shown, then wiped
+    assert len(proc.stdout.splitlines()) == 3
+    assert run("fold", "--jsonl", *map(str, paths)).stderr == b""  # not on a pipe

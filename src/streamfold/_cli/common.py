@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import IO, Any, NoReturn
+from collections.abc import Callable
+from typing import IO, Any, NoReturn, TypeVar
 
 import orjson
 
 PROG = "streamfold"
+Number = TypeVar("Number", int, float)
 
 #: Exit statuses: done; the work failed (a bad stream, a refused request); bad arguments
 #: (a usage error); interrupted by Ctrl-C (128 + SIGINT, as shells report it).
@@ -77,27 +79,23 @@ def port_number(text: str) -> int:
 
 def event_limit(text: str) -> int | None:
     """``--max-event-bytes``: a positive number of bytes, or ``none`` for no limit."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a number of bytes >= 1, or 'none' for no limit, got {text}")
-    return value
+    return _positive_or_none(text, int, "a number of bytes >= 1")
 
 
 def seconds_or_none(text: str) -> float | None:
     """A timeout: positive seconds, or ``none`` for no limit."""
+    return _positive_or_none(text, float, "a number of seconds > 0")
+
+
+def _positive_or_none(text: str, kind: Callable[[str], Number], what: str) -> Number | None:
     if text.strip().lower() == "none":
         return None
     try:
-        value = float(text)
+        value: Number | None = kind(text)
     except ValueError:
-        value = math.nan
-    if not (0 < value < math.inf):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, or 'none' for no limit, got {text}")
+        value = None
+    if value is None or not 0 < value < math.inf:  # NaN and infinity too
+        raise argparse.ArgumentTypeError(f"must be {what}, or 'none' for no limit, got {text}")
     return value
 
 
