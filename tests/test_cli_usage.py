@@ -72,6 +72,10 @@ def test_a_tools_file_must_hold_a_list_of_tools(name: str, tmp_path: Path) -> No
     assert ("must hold a JSON list of tools" if name == "tools.json" else "is not JSON") in message
 
 
+def test_a_question_on_stdin_must_be_text() -> None:
+    assert one_error(run("chat", "-", stdin=b"\xff\xfe rivers"), 2) == "the question on stdin is not UTF-8 text"
+
+
 def test_a_bad_base_url_in_the_environment_is_said_at_once() -> None:
     proc = run("chat", "hi", env={"OPENAI_BASE_URL": "localhost:8000"})
     assert one_error(proc, 2) == "OPENAI_BASE_URL: 'localhost:8000' has no scheme: did you mean http://localhost:8000?"

@@ -121,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
     with _saving(args.save_sse) as saved, _endpoint(url) as (url, mock):
         if mock and not args.quiet:
             print(f"(no --base-url: answering from the built-in mock server at {url})", file=sys.stderr)
-        if mock and "model" not in request:
-            request["model"] = MOCK_MODEL
-        request.setdefault("model", DEFAULT_MODEL)
+        request.setdefault("model", MOCK_MODEL if mock else DEFAULT_MODEL)
         return _ask(args, url, request, saved)
 
 
@@ -131,7 +129,10 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     """The request body the flags describe (``model`` left out when not given)."""
     question = args.question
     if question == "-":
-        question = sys.stdin.read().strip()
+        try:
+            question = sys.stdin.buffer.read().decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError("the question on stdin is not UTF-8 text") from None
         if not question:
             raise UsageError("no question on stdin")
     messages = [{"role": "system", "content": args.system}] if args.system else []
@@ -238,7 +239,10 @@ def _ask(args: argparse.Namespace, url: str, request: dict[str, Any], saved: Sav
 
 def _stream(args: argparse.Namespace, client: Client, request: dict[str, Any], saved: SavingTransport | None) -> int:
     live = _Answer(sys.stderr if args.json else sys.stdout, quiet=args.quiet and args.json)
-    stream = client.stream_chat(**request)
+    try:
+        stream = client.stream_chat(**request)
+    except orjson.JSONEncodeError as exc:  # e.g. an argument that is not UTF-8
+        raise UsageError(f"the request cannot be sent as JSON: {exc}") from None
     try:
         with stream:
             for event in stream:

@@ -116,7 +116,8 @@ def fold_input(source: Input, limit: int | None) -> Outcome:
     except StreamError as exc:
         return Outcome(error=_explain(exc, source, acc.events), partial=exc.partial)
     except OSError as exc:
-        return Outcome(error=f"cannot read {source.label}: {exc.strerror or exc}", partial=acc.snapshot())
+        return Outcome(error=f"cannot read {source.label}: {exc.strerror or exc}",
+                       partial=acc.snapshot() if acc.chunks else None)
     return Outcome(completion=completion, empty=not acc.chunks)
 
 
