@@ -1,8 +1,9 @@
 """The benchmark harness: ``python -m benchmarks`` (or ``python benchmarks/run.py``).
 
-Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``scaling``
-(1,000 to 1,000,000 chunks, peak memory) and ``e2e`` (whole requests against the mock
-server over loopback, 1 / 64 / 256 concurrent streams).  A full run writes
+Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``framing``
+(SSE decoding alone against httpx-sse), ``scaling`` (1,000 to 1,000,000 chunks, peak
+memory) and ``e2e`` (whole requests against the mock server over loopback).  The speed
+targets (``targets.py``) are judged on the run's ratios and printed last.  A full run writes
 ``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
 the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
 (default ``benchmarks/results``).  ``--quick`` runs tiny sizes in seconds and writes nothing
@@ -20,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import decoders, report, scaling
+    from . import corpora, decoders, framing, report, scaling, targets
 else:  # python benchmarks/run.py
+    import corpora  # type: ignore[no-redef]
     import decoders  # type: ignore[no-redef]
+    import framing  # type: ignore[no-redef]
     import report  # type: ignore[no-redef]
     import scaling  # type: ignore[no-redef]
+    import targets  # type: ignore[no-redef]
 
 
 def _e2e() -> Any:
@@ -35,7 +39,7 @@ def _e2e() -> Any:
         import e2e  # type: ignore[no-redef]
     return e2e
 
-SECTIONS = ("decoders", "scaling", "e2e")
+SECTIONS = ("decoders", "framing", "scaling", "e2e")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -47,6 +51,8 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         progress(f"[{name}] ...")
         if name == "decoders":
             results[name] = decoders.run(decoders.QUICK if quick else decoders.FULL, progress)
+        elif name == "framing":
+            results[name] = framing.run(corpora.QUICK if quick else corpora.FULL, 3 if quick else 7, progress)
         elif name == "scaling":
             results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
                              else scaling.run(progress=progress))
@@ -55,6 +61,7 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         results["seconds"][name] = round(time.perf_counter() - started, 1)
         progress(f"[{name}] done in {results['seconds'][name]:.0f} s")
     results["headline"] = headline(results)
+    results["targets"] = targets.judge(results)
     return results
 
 
@@ -99,10 +106,13 @@ def markdown(results: dict[str, Any]) -> str:
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + "\n"]
     if "decoders" in results:
         lines += ["### Decoders\n", report.decoders_markdown(results["decoders"])]
+    if "framing" in results:
+        lines += ["### Framing alone (SSE decoding, no JSON)\n", framing.markdown(results["framing"])]
     if "scaling" in results:
         lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
     if "e2e" in results:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
+    lines += ["### Targets\n", targets.markdown(results["targets"])]
     return "\n".join(lines)
 
 
