@@ -47,12 +47,13 @@ from ._errors import (
     StreamAPIError,
     StreamDecodeError,
     StreamError,
+    StreamfoldError,
     TruncatedCompletionError,
 )
 from ._contract import DEFAULT_MAX_EVENT_BYTES
+from ._version import __version__
 from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
 
-__version__ = "0.1.0"
 
 #: Subpackages imported when first used as attributes.
 _LAZY_SUBPACKAGES = ("mock",)
@@ -99,6 +100,7 @@ __all__ = [
     "StreamAPIError",
     "StreamDecodeError",
     "StreamError",
+    "StreamfoldError",
     "TruncatedCompletionError",
     "afold",
     "aiter_events",

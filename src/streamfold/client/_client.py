@@ -46,7 +46,7 @@ class _ClientBase:
         self._headers = self._default_headers(headers)
 
     def _default_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        from .. import __version__
+        from .._version import __version__
 
         headers = {
             "content-type": "application/json",

@@ -178,7 +178,7 @@ class MockApp:
 
 def _whole(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     """The non-streaming answer: the stream folded by streamfold itself."""
-    from .. import fold
+    from .._api import fold
 
     return fold(b"".join(encode(chunk) for chunk in chunks) + DONE)
 
