@@ -66,6 +66,7 @@ cdef class ChatAccumulator:
     cdef list _batch_payloads  # the events of the batch being folded (see feed)
     cdef list _batch_chunks
     cdef bint _parse           # parse tool-call arguments as they stream (events only)
+    cdef bint _handed_over     # result() has handed over the values kept by reference
 
     def __dealloc__(self):
         cdef int i
@@ -87,6 +88,7 @@ cdef class ChatAccumulator:
         self._error = None
         self._batch_payloads = []
         self._batch_chunks = []
+        self._handed_over = False
 
     @property
     def chunks(self):
@@ -345,6 +347,11 @@ cdef class ChatAccumulator:
 
     def snapshot(self):
         """The completion folded so far (the shape of docs/contract.md, section 3)."""
+        return self._build(True)
+
+    cdef dict _build(self, bint copy):
+        """The completion; ``copy``: values kept by reference (logprob entries, usage, other
+        members) are copied, so it shares nothing with the accumulator."""
         cdef dict top = self._top
         cdef dict result = {
             "id": top.get("id"),
@@ -354,15 +361,20 @@ cdef class ChatAccumulator:
         }
         for key, value in top.items():
             if key not in result:
-                result[key] = _copy(value)
-        result["choices"] = [(<_Choice>self._choices[i]).value() for i in sorted(self._choices)]
+                result[key] = _copy(value) if copy else value
+        result["choices"] = [(<_Choice>self._choices[i]).value(copy) for i in sorted(self._choices)]
         usage = self._usage if self._usage is not None else self._groq_usage
         if usage is not None:
-            result["usage"] = _copy(usage)
+            result["usage"] = _copy(usage) if copy else usage
         return result
 
     def result(self):
-        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished."""
+        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished.
+
+        Once ``[DONE]`` has arrived nothing can change the fold, so the first ``result()``
+        hands over the values it kept by reference instead of copying them (with many
+        logprobs the copy cost twice the decoding); ``snapshot()`` and later calls copy.
+        """
         if self._error is not None:
             raise self._error
         if not self._done:
@@ -370,4 +382,8 @@ cdef class ChatAccumulator:
                           if (<_Choice>self._choices[i]).finish_reason is None]
             if not self._choices or unfinished:  # no choice at all is not a completion either
                 self._fail(_errors.incomplete(self._chunks, unfinished), False)
-        return self.snapshot()
+            return self._build(True)
+        if self._handed_over:
+            return self._build(True)
+        self._handed_over = True
+        return self._build(False)

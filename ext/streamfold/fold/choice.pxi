@@ -179,9 +179,12 @@ cdef class _Choice:
                     self.index, list(self.logprobs["refusal"]), self.finish_reason))
         return 0
 
-    cdef dict value(self):
+    cdef dict value(self, bint copy):
+        """The choice as plain JSON; ``copy``: values kept by reference are copied (see
+        ChatAccumulator.result for when they are not)."""
         cdef object content = (<_Parts>self.content).value() if type(self.content) is _Parts else _value(self.content)
-        cdef dict message = {"role": _copy(self.role), "content": content, "refusal": _value(self.refusal)}
+        cdef dict message = {"role": _copy(self.role) if copy else self.role, "content": content,
+                             "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             if type(state) is _ToolCalls:
                 message[key] = (<_ToolCalls>state).value()
@@ -192,8 +195,8 @@ cdef class _Choice:
         cdef dict result = {
             "index": self.index,
             "message": message,
-            "logprobs": _copy(self.logprobs),
-            "finish_reason": _copy(self.finish_reason),
+            "logprobs": _copy(self.logprobs) if copy else self.logprobs,
+            "finish_reason": _copy(self.finish_reason) if copy else self.finish_reason,
         }
-        result.update(_copy(self.extra))
+        result.update(_copy(self.extra) if copy else self.extra)
         return result

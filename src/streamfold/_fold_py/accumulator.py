@@ -40,7 +40,7 @@ class ChatAccumulator:
     """
 
     __slots__ = ("_framer", "_top", "_settled", "_usage", "_groq_usage", "_choices", "_chunks", "_events",
-                 "_ignored", "_done", "_error", "_last_index", "_last_state", "_parse")
+                 "_ignored", "_done", "_error", "_last_index", "_last_state", "_parse", "_handed_over")
 
     def __init__(
         self, *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, parse_partial_arguments: bool = False
@@ -59,6 +59,7 @@ class ChatAccumulator:
         self._error: _errors.StreamError | None = None
         self._last_index: Any = None  # the index of the last choice folded, and its state
         self._last_state: _Choice | None = None
+        self._handed_over = False  # result() has handed over the values kept by reference
 
     @property
     def chunks(self) -> int:
@@ -204,6 +205,11 @@ class ChatAccumulator:
 
     def snapshot(self) -> dict[str, Any]:
         """The completion folded so far (the shape of docs/contract.md, section 3)."""
+        return self._build(True)
+
+    def _build(self, copy: bool) -> dict[str, Any]:
+        """The completion; ``copy``: values kept by reference (logprob entries, usage, other
+        members) are copied, so it shares nothing with the accumulator."""
         top = self._top
         result: dict[str, Any] = {
             "id": top.get("id"),
@@ -213,19 +219,28 @@ class ChatAccumulator:
         }
         for key, value in top.items():
             if key not in result:
-                result[key] = _copy(value)
-        result["choices"] = [self._choices[i].value() for i in sorted(self._choices)]
+                result[key] = _copy(value) if copy else value
+        result["choices"] = [self._choices[i].value(copy) for i in sorted(self._choices)]
         usage = self._usage if self._usage is not None else self._groq_usage
         if usage is not None:
-            result["usage"] = _copy(usage)
+            result["usage"] = _copy(usage) if copy else usage
         return result
 
     def result(self) -> dict[str, Any]:
-        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished."""
+        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished.
+
+        Once ``[DONE]`` has arrived nothing can change the fold, so the first ``result()``
+        hands over the values it kept by reference instead of copying them (with many
+        logprobs the copy cost twice the decoding); ``snapshot()`` and later calls copy.
+        """
         if self._error is not None:
             raise self._error
         if not self._done:
             unfinished = [i for i in sorted(self._choices) if self._choices[i].finish_reason is None]
             if not self._choices or unfinished:  # no choice at all is not a completion either
                 self._fail(_errors.incomplete(self._chunks, unfinished), False)
-        return self.snapshot()
+            return self._build(True)
+        if self._handed_over:
+            return self._build(True)
+        self._handed_over = True
+        return self._build(False)

@@ -166,16 +166,18 @@ class _Choice:
             if self.logprobs["refusal"] is not None:
                 events.append(LogprobsRefusalDoneEvent(index, list(self.logprobs["refusal"]), finish_reason))
 
-    def value(self) -> dict[str, Any]:
+    def value(self, copy: bool) -> dict[str, Any]:
+        """The choice as plain JSON; ``copy``: values kept by reference are copied (see
+        ChatAccumulator.result for when they are not)."""
         content = self.content.value() if self.content is not None else None
-        message = {"role": _copy(self.role), "content": content, "refusal": _value(self.refusal)}
+        message = {"role": _copy(self.role) if copy else self.role, "content": content, "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             message[key] = state.value() if isinstance(state, (_ToolCalls, _FunctionCall)) else _value(state)
         result = {
             "index": self.index,
             "message": message,
-            "logprobs": _copy(self.logprobs),
-            "finish_reason": _copy(self.finish_reason),
+            "logprobs": _copy(self.logprobs) if copy else self.logprobs,
+            "finish_reason": _copy(self.finish_reason) if copy else self.finish_reason,
         }
-        result.update(_copy(self.extra))
+        result.update(_copy(self.extra) if copy else self.extra)
         return result
