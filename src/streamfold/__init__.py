@@ -3,11 +3,13 @@
 ``fold(bytes_or_iterable)`` turns a whole Server-Sent Events stream into one
 ``chat.completion`` dict; ``ChatAccumulator`` does it incrementally; ``SSEDecoder``
 frames raw bytes into events; ``Client`` / ``AsyncClient`` stream chat completions over
-httpx straight into the accumulator.  ``IMPLEMENTATION`` says whether the Cython core
+httpx / aiohttp straight into the accumulator, and ``run`` runs a coroutine on uvloop
+when it is installed.  ``IMPLEMENTATION`` says whether the Cython core
 ("cython") or the pure-Python twin ("python") is in use.
 """
 
 from ._api import afold, aiter_events, fold, iter_events
+from ._run import run
 from .client import (
     APIConnectionError,
     APIError,
@@ -88,4 +90,5 @@ __all__ = [
     "aiter_events",
     "fold",
     "iter_events",
+    "run",
 ]
