@@ -222,14 +222,38 @@ def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
 
 def test_write_patterns() -> None:
     body = {"stream": True, "messages": MESSAGES}
-    one = asgi_writes(MockConfig(output_tokens=8, text="né"), body)
+    one = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=1), body)
     assert len(one) == 11  # role, 8 tokens, finish, [DONE]
     grouped = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=4), body)
     assert len(grouped) == 3 and b"".join(grouped) == b"".join(one)
-    split = asgi_writes(MockConfig(output_tokens=8, text="né", split_writes=True), body)
+    split = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=1, split_writes=True), body)
     assert len(split) == 2 * len(one) and b"".join(split) == b"".join(one)
     cut_inside_a_character = [part for part in split if not _is_utf8(part)]
     assert len(cut_inside_a_character) >= 16  # every token write "né" is cut inside the é
+
+
+def test_several_events_per_write_by_default_only_without_delay() -> None:
+    body = {"stream": True, "messages": MESSAGES}
+    burst = asgi_writes(MockConfig(output_tokens=40), body)  # 42 chunks + [DONE], 16 events a write
+    assert [write.count(b"data: ") for write in burst] == [16, 16, 11]
+    paced = asgi_writes(MockConfig(output_tokens=40, itl=0.0001), body)  # as real servers: one a write
+    assert [write.count(b"data: ") for write in paced] == [1] * 43
+    assert b"".join(burst) == b"".join(paced)
+    # the prebuilt writes and the paced path cut the same bytes the same way
+    prebuilt = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter"), body)
+    stepped = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter",
+                                     keepalive_every=1000), body)
+    assert prebuilt == stepped and prebuilt[0].startswith(b": OPENROUTER PROCESSING\n\n")
+
+
+def test_answers_are_encoded_once_per_shape() -> None:
+    app = MockApp(MockConfig(output_tokens=5))
+    request = {"model": "m", "messages": MESSAGES, "stream": True}
+    first = app._answer(app.config, request, orjson.dumps(request))
+    assert app._answer(app.config, request, orjson.dumps(request)) is first  # the same bytes, not rebuilt
+    other = {**request, "model": "n"}
+    assert app._answer(app.config, other, orjson.dumps(other)) is not first
+    assert streamfold.fold(b"".join(first.events) + b"data: [DONE]\n\n")["choices"][0]["finish_reason"] == "stop"
 
 
 def _is_utf8(data: bytes) -> bool:

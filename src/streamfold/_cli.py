@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ttft", type=float, default=0.0, metavar="S", help="seconds before the first chunk")
     serve.add_argument("--itl", type=float, default=0.0, metavar="S", help="seconds between chunks")
     serve.add_argument("--jitter", type=float, default=0.0, metavar="F", help="vary delays by up to this fraction")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="worker processes sharing the port (default 1)")
     serve.add_argument("--quiet", action="store_true", help="log warnings only (no line per request)")
     serve.set_defaults(run=_serve)
 
@@ -118,10 +120,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         config = MockConfig(output_tokens=args.output_tokens, text=args.text, tokens_per_chunk=args.tokens_per_chunk,
                             ttft=args.ttft, itl=args.itl, jitter=args.jitter)
+        if args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {args.workers}")
     except ValueError as exc:
         print(f"streamfold: {exc}", file=sys.stderr)
         return 2
-    serve(config, host=args.host, port=args.port, quiet=args.quiet)
+    serve(config, host=args.host, port=args.port, quiet=args.quiet, workers=args.workers)
     return 0
 
 

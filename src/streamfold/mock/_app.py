@@ -13,6 +13,7 @@ import asyncio
 import collections
 import dataclasses
 import random
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,21 @@ class MockStats:
     last_body: Any = None
 
 
+#: Answers kept encoded, by request shape (the most recently used ones).
+CACHED_ANSWERS = 256
+#: Sleeps at least this long wake early when the client leaves (shorter ones just end).
+LONG_SLEEP_S = 0.05
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request shape's answer, encoded once: every chunk as an event, and (when the
+    answer has no delay between chunks and no fault) the whole body cut into its writes."""
+
+    events: list[bytes]
+    bursts: list[bytes] | None
+
+
 class MockApp:
     """ASGI app answering like an OpenAI-compatible server, per ``MockConfig``."""
 
@@ -60,6 +76,22 @@ class MockApp:
         self.config = config or MockConfig()
         self.stats = MockStats()
         self._faults_served: collections.Counter[MockConfig] = collections.Counter()
+        self._answers: collections.OrderedDict[tuple[Any, ...], Answer] = collections.OrderedDict()
+
+    def _answer(self, config: MockConfig, request: dict[str, Any], body: bytes) -> Answer:
+        """The answer to this request, from the cache when the same shape was asked before
+        (same settings, same body, within the same second: ``created`` is in seconds)."""
+        key = (config, body, int(time.time()))
+        answer = self._answers.get(key)
+        if answer is not None:
+            self._answers.move_to_end(key)
+            return answer
+        events = [encode(chunk) for chunk in completion_chunks(config, request)]
+        answer = Answer(events, _bursts(config, events) if _plain(config) else None)
+        self._answers[key] = answer
+        if len(self._answers) > CACHED_ANSWERS:
+            self._answers.popitem(last=False)
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -99,11 +131,11 @@ class MockApp:
             headers = [] if config.retry_after is None else [(b"retry-after", str(config.retry_after).encode())]
             await _json(send, config.status, _error(f"mock status {config.status}", "mock_error"), headers)
             return
-        chunks = completion_chunks(config, request)
+        answer = self._answer(config, request, body)
         if not request.get("stream"):
-            await _json(send, 200, _whole(chunks))
+            await _json(send, 200, _whole(answer.events))
             return
-        await self._stream(config, chunks, receive, send)
+        await self._stream(config, answer, receive, send)
 
     def _this_time(self, config: MockConfig) -> MockConfig:
         """The config without its faults once they have hit ``fault_times`` requests."""
@@ -115,46 +147,19 @@ class MockApp:
         return dataclasses.replace(config, status=200, retry_after=None, error_after=None, close_after=None,
                                    stall_after=None)
 
-    async def _stream(self, config: MockConfig, chunks: list[dict[str, Any]], receive: Receive, send: Send) -> None:
+    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send) -> None:
         self.stats.streams_started += 1
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
         ]})
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
-        rng = random.Random(config.seed)
         try:
-            preamble = SHAPES[config.provider].preamble
-            pending: list[bytes] = [preamble] if preamble else []
-            for number, item in enumerate(chunks):
-                if gone.is_set():
-                    break
-                if number == config.stall_after:
-                    await gone.wait()  # send nothing more until the client leaves
-                    break
-                if number == config.close_after:
-                    await self._write(send, pending, config)
-                    raise DroppedConnection(f"mock: connection dropped after {number} chunks")
-                if number == config.error_after:
-                    pending.append(encode({"error": {"message": f"mock error after {number} chunks",
-                                                     "type": "server_error", "code": "mock_error"}}))
-                    await self._write(send, pending, config)
-                    await send({"type": "http.response.body", "body": b""})
-                    return
-                delay = config.ttft if number == 0 else config.itl
-                if delay:
-                    await self._write(send, pending, config)
-                    pending = []
-                    await _sleep(delay * (1 + config.jitter * (2 * rng.random() - 1)), gone)
-                if config.keepalive_every and number and number % config.keepalive_every == 0:
-                    pending.append(KEEPALIVE)
-                pending.append(encode(item))
-                if len(pending) >= config.events_per_write:
-                    await self._write(send, pending, config)
-                    pending = []
+            if answer.bursts is not None:
+                finished = await self._send_bursts(config, answer.bursts, send, gone)
             else:
-                pending.append(DONE)
-                await self._write(send, pending, config)
+                finished = await self._send_paced(config, answer.events, send, gone)
+            if finished:
                 await send({"type": "http.response.body", "body": b""})
                 self.stats.streams_finished += 1
         finally:
@@ -163,24 +168,93 @@ class MockApp:
                 self.stats.disconnects += 1
 
     @staticmethod
+    async def _send_bursts(config: MockConfig, bursts: list[bytes], send: Send, gone: asyncio.Event) -> bool:
+        """The fast path (no delay between chunks, no fault): the writes were built with the answer."""
+        if config.ttft:
+            await _sleep(config.ttft * (1 + config.jitter * (2 * random.Random(config.seed).random() - 1)), gone)
+        for data in bursts:
+            if gone.is_set():
+                return False
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        return True
+
+    async def _send_paced(self, config: MockConfig, events: list[bytes], send: Send, gone: asyncio.Event) -> bool:
+        """Chunk by chunk: delays, keep-alive comments, split writes and faults.  True when
+        the stream ended normally (a ``[DONE]`` was sent)."""
+        rng = random.Random(config.seed)
+        write_size = config.write_size
+        preamble = SHAPES[config.provider].preamble
+        pending: list[bytes] = [preamble] if preamble else []
+        for number, event in enumerate(events):
+            if gone.is_set():
+                return False
+            if number == config.stall_after:
+                await self._write(send, pending, config)
+                await gone.wait()  # send nothing more until the client leaves
+                return False
+            if number == config.close_after:
+                await self._write(send, pending, config)
+                raise DroppedConnection(f"mock: connection dropped after {number} chunks")
+            if number == config.error_after:
+                pending.append(encode({"error": {"message": f"mock error after {number} chunks",
+                                                 "type": "server_error", "code": "mock_error"}}))
+                await self._write(send, pending, config)
+                await send({"type": "http.response.body", "body": b""})
+                return False
+            delay = config.ttft if number == 0 else config.itl
+            if delay:
+                await self._write(send, pending, config)
+                if config.jitter:
+                    delay *= 1 + config.jitter * (2 * rng.random() - 1)
+                await _sleep(delay, gone)
+            if config.keepalive_every and number and number % config.keepalive_every == 0:
+                pending.append(KEEPALIVE)
+            pending.append(event)
+            if len(pending) >= write_size:
+                await self._write(send, pending, config)
+        pending.append(DONE)
+        await self._write(send, pending, config)
+        return True
+
+    @staticmethod
     async def _write(send: Send, pending: list[bytes], config: MockConfig) -> None:
         if not pending:
             return
-        data = b"".join(pending)
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
-        parts = [data]
         if config.split_writes and len(data) > 1:
             cut = split_point(data)
-            parts = [data[:cut], data[cut:]]
-        for part in parts:
-            await send({"type": "http.response.body", "body": part, "more_body": True})
+            await send({"type": "http.response.body", "body": data[:cut], "more_body": True})
+            data = data[cut:]
+        await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
-def _whole(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+def _plain(config: MockConfig) -> bool:
+    """Whether the answer is sent as it was built: no delay between chunks, no comment, no
+    cut write, no fault."""
+    return (not config.itl and not config.keepalive_every and not config.split_writes
+            and config.stall_after is None and config.close_after is None and config.error_after is None)
+
+
+def _bursts(config: MockConfig, events: list[bytes]) -> list[bytes]:
+    """The body's writes: ``write_size`` items each (the provider's preamble counts as one),
+    ``[DONE]`` with the last ones (as the paced path groups them)."""
+    preamble = SHAPES[config.provider].preamble
+    items = ([preamble] if preamble else []) + events
+    size = config.write_size
+    groups = [items[i : i + size] for i in range(0, len(items), size)]
+    if groups and len(groups[-1]) < size:
+        groups[-1].append(DONE)
+    else:
+        groups.append([DONE])
+    return [b"".join(group) for group in groups]
+
+
+def _whole(events: list[bytes]) -> dict[str, Any]:
     """The non-streaming answer: the stream folded by streamfold itself."""
     from .. import fold
 
-    return fold(b"".join(encode(chunk) for chunk in chunks) + DONE)
+    return fold(b"".join(events) + DONE)
 
 
 def _overrides(scope: Scope, request: dict[str, Any]) -> dict[str, Any]:
@@ -220,9 +294,14 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
 
 
 async def _sleep(seconds: float, gone: asyncio.Event) -> None:
-    """Sleep, waking early if the client leaves."""
+    """Sleep; a long sleep wakes early if the client leaves.  A short one is a plain sleep
+    (waiting on the event as well costs a task and a timer per chunk: most of the server's
+    CPU at a real inter-token latency); the caller checks ``gone`` right after it."""
+    if seconds < LONG_SLEEP_S:
+        await asyncio.sleep(max(0.0, seconds))
+        return
     try:
-        await asyncio.wait_for(gone.wait(), timeout=max(0.0, seconds))
+        await asyncio.wait_for(gone.wait(), timeout=seconds)
     except asyncio.TimeoutError:
         pass
 
