@@ -1,7 +1,8 @@
 """``python -m streamfold chat "question"``: stream an answer live, then print the stats.
 
 With no ``--base-url`` (and no ``OPENAI_BASE_URL``) the built-in mock server answers, so the
-command works on any machine, offline and without a key.
+command works on any machine, offline and without a key.  The answer is read by
+``AsyncClient`` on uvloop when it is installed (``streamfold.run``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from . import IMPLEMENTATION
 from ._errors import StreamError
-from .client import APIError, Client, ChatStream, StreamStats
+from ._run import run as run_async
+from .client import APIError, AsyncChatStream, AsyncClient, StreamStats
 
 MOCK_ANSWER = (
     "This answer comes from streamfold's built-in mock server, because no base URL was given. "
@@ -69,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
         with _endpoint(args.base_url) as (base_url, mock):
             if mock:
                 print(f"(no --base-url: answering from the built-in mock server at {base_url})", file=sys.stderr)
-            return _ask(args, base_url, mock)
+            return run_async(_ask(args, base_url, mock))
     except ImportError as exc:  # the mock needs uvicorn
         print(f"streamfold: {exc}", file=sys.stderr)
         return 2
 
 
-def _ask(args: argparse.Namespace, base_url: str, mock: bool) -> int:
+async def _ask(args: argparse.Namespace, base_url: str, mock: bool) -> int:
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": args.question})
     request: dict[str, Any] = {"model": args.model or (MOCK_MODEL if mock else DEFAULT_MODEL), "messages": messages}
@@ -84,14 +86,15 @@ def _ask(args: argparse.Namespace, base_url: str, mock: bool) -> int:
     if args.temperature is not None:
         request["temperature"] = args.temperature
     out = sys.stdout
-    with Client(base_url=base_url, api_key=args.api_key, timeout=args.timeout, max_retries=args.max_retries) as client:
+    async with AsyncClient(base_url=base_url, api_key=args.api_key, timeout=args.timeout,
+                           max_retries=args.max_retries) as client:
         stream = client.stream_chat(**request)
         try:
-            with stream:
-                for text in stream.text():
+            async with stream:
+                async for text in stream.text():
                     out.write(text)
                     out.flush()
-                completion = stream.result()
+                completion = await stream.result()
         except (APIError, StreamError) as exc:
             out.write("\n")
             print(f"streamfold: error: {exc}", file=sys.stderr)
@@ -108,7 +111,7 @@ def _ask(args: argparse.Namespace, base_url: str, mock: bool) -> int:
     return 0
 
 
-def _print_stats(stats: StreamStats, stream: ChatStream, completion: dict[str, Any] | None = None) -> None:
+def _print_stats(stats: StreamStats, stream: AsyncChatStream, completion: dict[str, Any] | None = None) -> None:
     def ms(seconds: float | None) -> str:
         return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 

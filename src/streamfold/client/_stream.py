@@ -32,6 +32,8 @@ from ._timeout import Timeout
 
 
 _NO_EVENTS: list[ChatEvent] = []
+#: In result(), the bytes of a read folded with events while no content has come yet.
+_PROBE_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -174,11 +176,16 @@ class _StreamBase:
     def _feed(self, piece: bytes) -> list[ChatEvent]:
         stats = self.stats
         stats.bytes += len(piece)
-        if self._quiet and stats.time_to_first_content is not None:
-            # hot loop of result() and chat(): building events nobody reads costs ~40% more
-            self._acc.feed(piece)
-            stats.chunks = self._acc.chunks
-            return _NO_EVENTS
+        if self._quiet:
+            if stats.time_to_first_content is None and len(piece) > _PROBE_BYTES:
+                # one read may hold the whole answer: events only for its head, to time the first content
+                self._feed(piece[:_PROBE_BYTES])
+                piece = piece[_PROBE_BYTES:]
+            if stats.time_to_first_content is not None:
+                # hot loop of result() and chat(): building events nobody reads costs ~40% more
+                self._acc.feed(piece)
+                stats.chunks = self._acc.chunks
+                return _NO_EVENTS
         events: list[ChatEvent] = self._acc.feed_events(piece)
         stats.chunks = self._acc.chunks
         if events:
@@ -465,7 +472,13 @@ class AsyncChatStream(_StreamBase):
             self._timer.cancel()
             self._timer = None
 
-    async def __aiter__(self) -> AsyncIterator[ChatEvent]:
+    def __aiter__(self) -> AsyncIterator[ChatEvent]:
+        return self._pump(False)
+
+    async def _pump(self, text_only: bool) -> AsyncIterator[Any]:
+        """Read the body into the accumulator; yield its events, or (``text_only``) the text
+        of its ``content.delta`` events (one generator, not one over the other: each level
+        of async generator costs a resumption per event)."""
         if not self._check_usable():
             return
         await self._open()
@@ -475,7 +488,10 @@ class AsyncChatStream(_StreamBase):
         done = False
         try:
             for event in self._take_first():
-                yield event
+                if not text_only:
+                    yield event
+                elif event.type == "content.delta":
+                    yield event.delta  # type: ignore[attr-defined]
             while True:
                 # hot loop: one read, one feed; _waiting lets the total timeout cancel the read only
                 self._waiting = True
@@ -485,8 +501,13 @@ class AsyncChatStream(_StreamBase):
                     break
                 if self._expired:
                     raise self._timed_out()
-                for event in self._feed(piece):
-                    yield event
+                if text_only:
+                    for event in self._feed(piece):
+                        if event.type == "content.delta":
+                            yield event.delta  # type: ignore[attr-defined]
+                else:
+                    for event in self._feed(piece):
+                        yield event
             done = True
         except errors as exc:
             self._waiting = False
@@ -516,11 +537,9 @@ class AsyncChatStream(_StreamBase):
         except StreamError:
             pass
 
-    async def text(self) -> AsyncIterator[str]:
+    def text(self) -> AsyncIterator[str]:
         """The text deltas of the answer, as they arrive."""
-        async for event in self:
-            if event.type == "content.delta":
-                yield event.delta  # type: ignore[attr-defined]
+        return self._pump(True)
 
     async def result(self) -> dict[str, Any]:
         """Read the rest of the stream and return the completion (see ``ChatStream.result``)."""
