@@ -99,7 +99,7 @@ class Mode:
 
 
 FULL = Mode(
-    settings=(Setting("itl 0", 0.0, 200, (256, 1024)), Setting("itl 20 ms", 0.02, 50, (1024,))),
+    settings=(Setting("itl 0", 0.0, 300, (256, 1024)), Setting("itl 20 ms", 0.02, 50, (1024,))),
     server_level={"itl 0": 256, "itl 20 ms": 1024},
 )
 QUICK = Mode(

@@ -141,7 +141,9 @@ class Client(_ClientBase):
 
     def close(self) -> None:
         """Close the HTTP client, if this client created it."""
-        self._transport.close_client()
+        transport = self._transport
+        assert isinstance(transport, HttpxTransport)  # a sync client runs on httpx only
+        transport.close_client()
 
     def __enter__(self) -> Client:
         return self

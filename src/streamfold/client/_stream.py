@@ -311,7 +311,10 @@ class ChatStream(_StreamBase):
         if total is None:
             return timeout
         left = max(0.001, total - (time.perf_counter() - self._started))
-        capped = lambda limit: left if limit is None else min(limit, left)  # noqa: E731
+
+        def capped(limit: float | None) -> float:
+            return left if limit is None else min(limit, left)
+
         return Timeout(connect=capped(timeout.connect), read=capped(timeout.read), total=total)
 
     def close(self) -> None:

@@ -24,7 +24,7 @@ from ._timeout import Timeout
 HTTPX_MAX_CONNECTIONS = 1000
 HTTPX_MAX_KEEPALIVE = 100
 #: Our own aiohttp session's read buffer: the bytes it holds before pausing the socket.
-AIOHTTP_READ_BUFSIZE = 2**18
+AIOHTTP_READ_BUFSIZE = 2**16  # aiohttp's own default; readany() is not bounded by it
 #: Request bodies above this go to aiohttp as a file-like object (it warns about larger bytes).
 AIOHTTP_LARGE_BODY = 2**20
 
