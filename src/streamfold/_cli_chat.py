@@ -89,14 +89,16 @@ async def _ask(args: argparse.Namespace, base_url: str, mock: bool) -> int:
     async with AsyncClient(base_url=base_url, api_key=args.api_key, timeout=args.timeout,
                            max_retries=args.max_retries) as client:
         stream = client.stream_chat(**request)
+        shown = 0  # characters of the answer written so far
         try:
             async with stream:
                 async for text in stream.text():
                     out.write(text)
                     out.flush()
+                    shown += len(text)
                 completion = await stream.result()
         except (APIError, StreamError) as exc:
-            out.write("\n")
+            out.write(_unshown_text(exc.partial, shown) + "\n")
             print(f"streamfold: error: {exc}", file=sys.stderr)
             _print_stats(stream.stats, stream)
             return 1
@@ -109,6 +111,14 @@ async def _ask(args: argparse.Namespace, base_url: str, mock: bool) -> int:
         sys.stdout.buffer.write(orjson.dumps(completion, option=orjson.OPT_INDENT_2) + b"\n")
     _print_stats(stream.stats, stream, completion)
     return 0
+
+
+def _unshown_text(partial: dict[str, Any] | None, shown: int) -> str:
+    """The text of a failed stream's partial completion beyond what was written (text that
+    came in the same read as an in-band error is in the partial only)."""
+    choices = (partial or {}).get("choices") or []
+    content = choices[0].get("message", {}).get("content") if choices else None
+    return content[shown:] if isinstance(content, str) else ""
 
 
 def _print_stats(stats: StreamStats, stream: AsyncChatStream, completion: dict[str, Any] | None = None) -> None:
