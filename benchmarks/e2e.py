@@ -20,8 +20,9 @@ Each contender makes whole streamed chat requests (``stream_options.include_usag
 reads every chunk and keeps the text:
 
 - ``streamfold AsyncClient``: the default (its own aiohttp session), ``stream_chat`` +
-  ``text()`` + ``result()``; ``streamfold AsyncClient on httpx``: the same over a caller's
-  ``httpx.AsyncClient``;
+  ``text()`` + ``result()``; ``streamfold AsyncClient, result() only``: the same without
+  reading the text as it comes (no event handed out; TTFB from its stats);
+  ``streamfold AsyncClient on httpx``: the first over a caller's ``httpx.AsyncClient``;
 - ``streamfold openai drop-in``: ``streamfold.openai.astream_chat`` over an ``AsyncOpenAI``;
 - ``openai AsyncOpenAI``: ``chat.completions.create(stream=True)``, iterating the chunks;
 - ``httpx + httpx-sse + json``: ``aconnect_sse`` + ``aiter_sse`` + stdlib ``json.loads``;
@@ -165,6 +166,24 @@ async def _streamfold_session(base_url: str, level: int) -> AsyncIterator[Reques
 
     async with streamfold.AsyncClient(base_url=base_url, max_retries=0, timeout=TIMEOUT_S) as client:
         yield await _streamfold_requests(client)
+
+
+@contextlib.asynccontextmanager
+async def _streamfold_result_session(base_url: str, level: int) -> AsyncIterator[Request]:
+    """streamfold's ``AsyncClient`` as it comes, ``result()`` alone: no events handed out."""
+    import streamfold
+
+    async with streamfold.AsyncClient(base_url=base_url, max_retries=0, timeout=TIMEOUT_S) as client:
+
+        async def request() -> Result:
+            started = time.perf_counter()
+            async with client.stream_chat(model=MODEL, messages=MESSAGES, stream_options=STREAM_OPTIONS) as stream:
+                completion = await stream.result()
+            first = stream.stats.time_to_first_content
+            return (completion["choices"][0]["message"]["content"] or "", stream.stats.chunks,
+                    math.nan if first is None else first)
+
+        yield request
 
 
 @contextlib.asynccontextmanager
@@ -360,6 +379,7 @@ OPENAI = "openai AsyncOpenAI"
 HTTPX_SSE = "httpx + httpx-sse + json"
 CONTENDERS = (
     Contender(OURS, _streamfold_session),
+    Contender("streamfold AsyncClient, result() only", _streamfold_result_session),
     Contender("streamfold AsyncClient on httpx", _streamfold_httpx_session),
     Contender("streamfold openai drop-in", _dropin_session, ("openai",)),
     Contender(OPENAI, _openai_session, ("openai",)),

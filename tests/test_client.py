@@ -407,6 +407,36 @@ def test_result_alone_skips_building_events(server: MockServer, kind: Kind, core
     assert 0 < stats.events < 10  # events only until the first content arrived
 
 
+def test_every_read_is_reported_as_it_arrives(server: MockServer, kind: Kind, core: SimpleNamespace) -> None:
+    reads: list[tuple[float, bytes, int]] = []
+
+    async def scenario() -> tuple[list[str], bytes, streamfold.StreamStats, float]:
+        async with make_client(server, kind) as client:
+            started = time.perf_counter()
+            texts: list[str] = []
+            holder: list[Any] = []
+
+            def on_read(arrived: float, piece: bytes) -> None:
+                reads.append((arrived, piece, holder[0].stats.chunks if holder else -1))
+
+            stream = client.stream_chat(model="m", messages=MESSAGES, mock={"itl": 0.002}, on_read=on_read)
+            holder.append(stream)
+            async with stream:
+                async for text in stream.text():
+                    texts.append(text)
+            return texts, _replay(server, server.app.stats.last_body), stream.stats, started
+
+    texts, wire, stats, started = run(scenario)
+    assert b"".join(piece for _, piece, _ in reads) == wire  # every byte, once, in order
+    assert len(reads) > 1 and stats.bytes == len(wire)
+    times = [arrived for arrived, _, _ in reads]
+    assert started < times[0] and times == sorted(times)
+    assert times[0] - started == pytest.approx(stats.time_to_first_byte, abs=1e-3)
+    folded_before = [chunks for _, _, chunks in reads]
+    assert folded_before[0] == 0 and folded_before == sorted(folded_before)  # told before the read is folded
+    assert "".join(texts) == expected_text(12)
+
+
 # -- the request ---------------------------------------------------------------------------
 
 

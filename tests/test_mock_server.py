@@ -202,7 +202,8 @@ def test_keepalive_comments_and_delays(server: MockServer) -> None:
 
 
 def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
-    """The body writes the app makes for one request (the ASGI interface, no network)."""
+    """The body writes the app makes for one request (the ASGI interface, no network), with
+    the ``created`` time left out (two requests can fall in different seconds)."""
     sent: list[dict[str, Any]] = []
     incoming = [{"type": "http.request", "body": orjson.dumps(body), "more_body": False}]
 
@@ -217,7 +218,8 @@ def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
 
     scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": []}
     asyncio.run(MockApp(config)(scope, receive, send))  # type: ignore[arg-type]
-    return [message["body"] for message in sent if message["type"] == "http.response.body" and message["body"]]
+    return [re.sub(rb'"created":\d+,', b"", message["body"])
+            for message in sent if message["type"] == "http.response.body" and message["body"]]
 
 
 def test_write_patterns() -> None:
@@ -244,6 +246,15 @@ def test_several_events_per_write_by_default_only_without_delay() -> None:
     stepped = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter",
                                      keepalive_every=1000), body)
     assert prebuilt == stepped and prebuilt[0].startswith(b": OPENROUTER PROCESSING\n\n")
+    for timing in ({"itl": 0.0001, "ttft": 0.001, "jitter": 0.5}, {"itl": 0.0001, "events_per_write": 3}):
+        settings = {"output_tokens": 12, "provider": "openrouter", **timing}
+        planned = asgi_writes(MockConfig(**settings), body)
+        assert planned == asgi_writes(MockConfig(**settings, keepalive_every=1000), body)
+        counts = [write.count(b"data: ") for write in planned]
+        if "events_per_write" not in timing:  # one event a write at itl > 0, as real servers
+            assert counts == [0] * (len(planned) - 15) + [1] * 15 and planned[-1] == b"data: [DONE]\n\n"
+        else:  # what is pending is written before each delay: a write holds one event, [DONE] joins the last
+            assert counts[-1] == 2 and set(counts[:-1]) <= {0, 1}
 
 
 def test_answers_are_encoded_once_per_shape() -> None:

@@ -95,8 +95,10 @@ _STREAM_DOC = """Start a streamed chat completion; use the result as a context m
         (``stream_options=None`` sends none).  ``extra_headers`` and ``timeout`` apply to
         this request (``timeout`` in seconds, or a ``streamfold.client.Timeout`` with
         ``connect``, ``read`` and ``total``); ``raise_on_truncation``, ``parse_partial_arguments`` and
-        ``max_event_bytes`` are those of ``ChatAccumulator`` / ``fold``.  The request is
-        sent on entering the ``with`` block, retried (before the body begins only) on
+        ``max_event_bytes`` are those of ``ChatAccumulator`` / ``fold``; ``on_read(arrived,
+        piece)``, if given, is called for every read of the body with the
+        ``time.perf_counter()`` at which it returned and its bytes, before they are folded.
+        The request is sent on entering the ``with`` block, retried (before the body begins only) on
         connection errors, 408, 429 and 5xx."""
 
 
@@ -123,10 +125,11 @@ class Client(_ClientBase):
         raise_on_truncation: bool = False,
         parse_partial_arguments: bool = False,
         max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
+        on_read: Callable[[float, bytes], object] | None = None,
         **request: Any,
     ) -> ChatStream:
         call = self._call(request, extra_headers, timeout)
-        return ChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes))
+        return ChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes, on_read))
 
     stream_chat.__doc__ = _STREAM_DOC
 
@@ -169,10 +172,11 @@ class AsyncClient(_ClientBase):
         raise_on_truncation: bool = False,
         parse_partial_arguments: bool = False,
         max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
+        on_read: Callable[[float, bytes], object] | None = None,
         **request: Any,
     ) -> AsyncChatStream:
         call = self._call(request, extra_headers, timeout)
-        return AsyncChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes))
+        return AsyncChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes, on_read))
 
     stream_chat.__doc__ = _STREAM_DOC
 

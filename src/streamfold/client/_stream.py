@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
@@ -55,11 +55,13 @@ class Call:
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """How the answer is folded."""
+    """How the answer is folded, and who hears of each read."""
 
     raise_on_truncation: bool = False
     parse_partial_arguments: bool = False
     max_event_bytes: int | None = None
+    #: called with (time.perf_counter() when the read returned, the bytes) before they are folded
+    on_read: Callable[[float, bytes], object] | None = None
 
 
 class _StreamBase:
@@ -69,6 +71,7 @@ class _StreamBase:
         self._call = call
         self._transport = call.transport
         self._raise_on_truncation = options.raise_on_truncation
+        self._on_read = options.on_read
         self._acc = ChatAccumulator(
             max_event_bytes=options.max_event_bytes, parse_partial_arguments=options.parse_partial_arguments
         )
@@ -136,7 +139,10 @@ class _StreamBase:
         self._read = read
         self._first = first
         if first:
-            self.stats.time_to_first_byte = time.perf_counter() - self._started
+            arrived = time.perf_counter()
+            self.stats.time_to_first_byte = arrived - self._started
+            if self._on_read is not None:
+                self._on_read(arrived, first)
 
     def _streaming(self, response: Any) -> bool:
         status = self._transport.status(response)
@@ -333,10 +339,13 @@ class ChatStream(_StreamBase):
         done = False
         try:
             yield from self._take_first()
+            on_read = self._on_read
             while True:
                 piece = read()
                 if not piece:
                     break
+                if on_read is not None:
+                    on_read(time.perf_counter(), piece)
                 if total is not None and time.perf_counter() - started > total:
                     raise self._total_timed_out()
                 yield from self._feed(piece)
@@ -488,6 +497,7 @@ class AsyncChatStream(_StreamBase):
         self._task = asyncio.current_task()
         errors = self._transport.errors
         read = self._read
+        on_read = self._on_read
         done = False
         try:
             for event in self._take_first():
@@ -502,6 +512,8 @@ class AsyncChatStream(_StreamBase):
                 self._waiting = False
                 if not piece:
                     break
+                if on_read is not None:
+                    on_read(time.perf_counter(), piece)
                 if self._expired:
                     raise self._timed_out()
                 if text_only:

@@ -60,13 +60,17 @@ CACHED_ANSWERS = 256
 LONG_SLEEP_S = 0.05
 
 
+Write = dict[str, Any]  # one prebuilt ASGI body message
+
+
 @dataclass(frozen=True)
 class Answer:
     """One request shape's answer, encoded once: every chunk as an event, and (when the
-    answer has no delay between chunks and no fault) the whole body cut into its writes."""
+    answer has no fault, comment or cut write) the whole body as its writes, each an ASGI
+    message with the delay to wait before it."""
 
     events: list[bytes]
-    bursts: list[bytes] | None
+    plan: list[tuple[float, Write]] | None
 
 
 class MockApp:
@@ -87,7 +91,7 @@ class MockApp:
             self._answers.move_to_end(key)
             return answer
         events = [encode(chunk) for chunk in completion_chunks(config, request)]
-        answer = Answer(events, _bursts(config, events) if _plain(config) else None)
+        answer = Answer(events, _plan(config, events) if _plain(config) else None)
         self._answers[key] = answer
         if len(self._answers) > CACHED_ANSWERS:
             self._answers.popitem(last=False)
@@ -155,8 +159,8 @@ class MockApp:
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
         try:
-            if answer.bursts is not None:
-                finished = await self._send_bursts(config, answer.bursts, send, gone)
+            if answer.plan is not None:
+                finished = await self._send_planned(config, answer.plan, send, gone)
             else:
                 finished = await self._send_paced(config, answer.events, send, gone)
             if finished:
@@ -168,14 +172,24 @@ class MockApp:
                 self.stats.disconnects += 1
 
     @staticmethod
-    async def _send_bursts(config: MockConfig, bursts: list[bytes], send: Send, gone: asyncio.Event) -> bool:
-        """The fast path (no delay between chunks, no fault): the writes were built with the answer."""
-        if config.ttft:
-            await _sleep(config.ttft * (1 + config.jitter * (2 * random.Random(config.seed).random() - 1)), gone)
-        for data in bursts:
+    async def _send_planned(config: MockConfig, plan: list[tuple[float, Write]], send: Send,
+                            gone: asyncio.Event) -> bool:
+        """The fast path (no fault, comment or cut write): the writes and the waits were
+        built with the answer; per write, a sleep (when there is a delay) and a send."""
+        rng = random.Random(config.seed)
+        jitter = config.jitter
+        sleep = asyncio.sleep
+        for delay, message in plan:
+            if delay:
+                if jitter:
+                    delay *= 1 + jitter * (2 * rng.random() - 1)
+                if delay < LONG_SLEEP_S:
+                    await sleep(delay)
+                else:
+                    await _sleep(delay, gone)
             if gone.is_set():
                 return False
-            await send({"type": "http.response.body", "body": data, "more_body": True})
+            await send(message)
         return True
 
     async def _send_paced(self, config: MockConfig, events: list[bytes], send: Send, gone: asyncio.Event) -> bool:
@@ -230,24 +244,40 @@ class MockApp:
 
 
 def _plain(config: MockConfig) -> bool:
-    """Whether the answer is sent as it was built: no delay between chunks, no comment, no
-    cut write, no fault."""
-    return (not config.itl and not config.keepalive_every and not config.split_writes
+    """Whether the answer's writes can be planned when it is built: no comment, no cut
+    write, no fault."""
+    return (not config.keepalive_every and not config.split_writes
             and config.stall_after is None and config.close_after is None and config.error_after is None)
 
 
-def _bursts(config: MockConfig, events: list[bytes]) -> list[bytes]:
-    """The body's writes: ``write_size`` items each (the provider's preamble counts as one),
-    ``[DONE]`` with the last ones (as the paced path groups them)."""
+def _plan(config: MockConfig, events: list[bytes]) -> list[tuple[float, Write]]:
+    """The body's writes and the wait before each, grouped as ``_send_paced`` groups them:
+    ``write_size`` items a write (the provider's preamble counts as one), what is pending
+    written before each delay, ``[DONE]`` with the last ones."""
+    plan: list[tuple[float, Write]] = []
     preamble = SHAPES[config.provider].preamble
-    items = ([preamble] if preamble else []) + events
+    pending: list[bytes] = [preamble] if preamble else []
+    wait = 0.0
+
+    def flush() -> None:
+        nonlocal wait
+        if pending:
+            plan.append((wait, {"type": "http.response.body", "body": b"".join(pending), "more_body": True}))
+            pending.clear()
+            wait = 0.0
+
     size = config.write_size
-    groups = [items[i : i + size] for i in range(0, len(items), size)]
-    if groups and len(groups[-1]) < size:
-        groups[-1].append(DONE)
-    else:
-        groups.append([DONE])
-    return [b"".join(group) for group in groups]
+    for number, event in enumerate(events):
+        delay = config.ttft if number == 0 else config.itl
+        if delay:
+            flush()
+            wait = delay
+        pending.append(event)
+        if len(pending) >= size:
+            flush()
+    pending.append(DONE)
+    flush()
+    return plan
 
 
 def _whole(events: list[bytes]) -> dict[str, Any]:
