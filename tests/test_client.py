@@ -509,6 +509,27 @@ def test_http_client_must_fit() -> None:
     run(scenario)
 
 
+def test_its_own_session_belongs_to_one_event_loop(server: MockServer) -> None:
+    client = streamfold.AsyncClient(base_url=server.base_url)
+
+    async def ask() -> str:
+        completion = await client.chat(model="m", messages=MESSAGES)
+        return str(completion["choices"][0]["message"]["content"])
+
+    async def in_another_loop_meanwhile() -> None:
+        assert await ask() == expected_text(12)
+        with pytest.raises(RuntimeError, match="made in another event loop"):
+            await asyncio.to_thread(asyncio.run, ask())
+        await client.aclose()
+
+    async def then_closed_and_used_again() -> str:
+        async with client:
+            return await ask()
+
+    asyncio.run(in_another_loop_meanwhile())
+    assert asyncio.run(then_closed_and_used_again()) == expected_text(12)  # a new session, in the new loop
+
+
 def test_only_its_own_http_client_is_closed(server: MockServer, kind: Kind) -> None:
     async def scenario() -> tuple[Any, Any]:
         own = kind.caller_client()

@@ -143,6 +143,7 @@ class AiohttpTransport:
         self.session = session
         self.owned = session is None
         self._default_timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
         self._client_timeouts: dict[Timeout, Any] = {}
 
@@ -158,7 +159,15 @@ class AiohttpTransport:
         return found
 
     def _session(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self.owned and self.session is not None and self.session.closed:
+            self.session = None  # closed by aclose(): the next request makes a new one, in its own loop
+        if self.owned and self.session is not None and self._loop is not loop:
+            raise RuntimeError("this AsyncClient's aiohttp session was made in another event loop: make the "
+                               "client in the loop that uses it (one asyncio.run / streamfold.run), or pass your "
+                               "own http_client")
         if self.session is None:
+            self._loop = loop
             aiohttp = self.aiohttp
             # limit=0: no connection cap (aiohttp's default of 100 would queue the 101st stream)
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
