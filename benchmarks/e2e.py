@@ -129,9 +129,15 @@ def _importable(module: str) -> bool:
     return True
 
 
+#: Idle connections an httpx pool keeps: the openai client's default (httpcore's pool polls
+#: every idle connection on each request and response, so a pool of 1,000 idle ones costs
+#: milliseconds per request and can let the server's keep-alive timeout close connections).
+HTTPX_KEEPALIVE = 100
+
+
 def _httpx_limits(library: Any, level: int) -> Any:
-    """A pool with room for ``level`` streams, every connection kept alive."""
-    return library.Limits(max_connections=level + 16, max_keepalive_connections=level + 16)
+    """A pool with room for ``level`` streams (and the openai client's default idle pool)."""
+    return library.Limits(max_connections=max(1000, level + 16), max_keepalive_connections=HTTPX_KEEPALIVE)
 
 
 def _library_of(cls: type) -> Any:

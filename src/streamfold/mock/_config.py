@@ -91,6 +91,8 @@ class MockConfig:
 
     def merged(self, overrides: dict[str, Any]) -> MockConfig:
         """This config with ``overrides`` applied; unknown names raise ``ValueError``."""
+        if not overrides:
+            return self
         names = {field.name for field in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:

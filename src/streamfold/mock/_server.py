@@ -40,6 +40,10 @@ class _HideDeliberateDrops(logging.Filter):
 
 logging.getLogger("uvicorn.error").addFilter(_HideDeliberateDrops())
 
+#: uvicorn settings that cost per request and that a mock does not need: no proxy-header
+#: middleware (no proxy in front), no Server header.
+_LEAN: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+
 
 class MockServer:
     """The mock server on ``host`` (127.0.0.1) and an ephemeral port, in a thread.
@@ -52,7 +56,7 @@ class MockServer:
         uvicorn = _uvicorn()
         self.app = MockApp(config)
         self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
+            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, **_LEAN,
         ))
         self._thread: threading.Thread | None = None
         self.host = host
@@ -141,7 +145,7 @@ def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: in
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning" if quiet else "info",
-                               "access_log": not quiet, "lifespan": "off"}
+                               "access_log": not quiet, "lifespan": "off", **_LEAN}
     if workers == 1:
         _uvicorn().run(MockApp(config), **options)
         return
