@@ -257,6 +257,40 @@ def test_several_events_per_write_by_default_only_without_delay() -> None:
             assert counts[-1] == 2 and set(counts[:-1]) <= {0, 1}
 
 
+def test_paced_writes_wait_for_a_full_connection() -> None:
+    """A send that has to wait (the socket's buffer is full) holds that stream's later writes
+    back and is resumed when it can go on, as a task would resume it."""
+    config = MockConfig(output_tokens=9, itl=0.001)
+    body = {"stream": True, "messages": MESSAGES}
+    incoming = [{"type": "http.request", "body": orjson.dumps(body), "more_body": False}]
+    written: list[tuple[bytes, int]] = []
+    waits = 0
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal waits
+        if message["type"] == "http.response.body" and len(written) % 3 == 1:
+            waits += 1
+            drained = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.003, drained.set)
+            await drained.wait()  # as uvicorn waits for its transport to drain
+        if message["type"] == "http.response.body" and message["body"]:
+            written.append((message["body"], waits))
+
+    scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": []}
+    app = MockApp(config)
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert waits >= 3 and app.stats.streams_finished == 1
+    bodies = [re.sub(rb'"created":\d+,', b"", data) for data, _ in written]
+    assert bodies == asgi_writes(config, body)  # the same writes, in order, none lost
+    assert [count for _, count in written] == sorted(count for _, count in written)
+
+
 def test_answers_are_encoded_once_per_shape() -> None:
     app = MockApp(MockConfig(output_tokens=5))
     request = {"model": "m", "messages": MESSAGES, "stream": True}

@@ -29,6 +29,7 @@ from ._generate import (
     encode,
     split_point,
 )
+from ._pacer import Pacer
 from ._providers import SHAPES
 
 Scope = MutableMapping[str, Any]
@@ -81,6 +82,16 @@ class MockApp:
         self.stats = MockStats()
         self._faults_served: collections.Counter[MockConfig] = collections.Counter()
         self._answers: collections.OrderedDict[tuple[Any, ...], Answer] = collections.OrderedDict()
+        self._paced_on: asyncio.AbstractEventLoop | None = None
+        self._paced_by: Pacer | None = None
+
+    def _pacer(self) -> Pacer:
+        """The pacer of the running loop (made on first use; a new loop gets a new one)."""
+        loop = asyncio.get_running_loop()
+        if self._paced_on is not loop:
+            self._paced_on, self._paced_by = loop, Pacer(loop)
+        assert self._paced_by is not None
+        return self._paced_by
 
     def _answer(self, config: MockConfig, request: dict[str, Any], body: bytes) -> Answer:
         """The answer to this request, from the cache when the same shape was asked before
@@ -157,9 +168,15 @@ class MockApp:
             (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
         ]})
         gone = asyncio.Event()
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
+        paced: asyncio.Future[bool] | None = None
+        if answer.plan is not None and config.itl:
+            paced = asyncio.get_running_loop().create_future()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone, paced))
         try:
-            if answer.plan is not None:
+            if paced is not None and answer.plan is not None:
+                self._pacer().start(answer.plan, send, gone, random.Random(config.seed), config.jitter, paced)
+                finished = await paced
+            elif answer.plan is not None:
                 finished = await self._send_planned(config, answer.plan, send, gone)
             else:
                 finished = await self._send_paced(config, answer.events, send, gone)
@@ -315,11 +332,13 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(parts)
 
 
-async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event, paced: asyncio.Future[bool] | None) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             gone.set()
+            if paced is not None and not paced.done():
+                paced.set_result(False)  # the stream's task goes on at once; the pacer drops it
             return
 
 
