@@ -64,3 +64,10 @@ def both() -> tuple[SimpleNamespace, SimpleNamespace]:
         pytest.skip("the Cython extension is not built (pure-Python install)")
     assert py is not None
     return c, py
+
+
+@pytest.fixture(params=["c", "py"])
+def cli_impl(request: pytest.FixtureRequest) -> str:
+    """For command-line tests (in subprocesses): ``c`` runs the installed core (the extension
+    when it is built), ``py`` sets STREAMFOLD_NO_EXTENSIONS=1 in the child's environment."""
+    return str(request.param)

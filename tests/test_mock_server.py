@@ -331,3 +331,13 @@ def test_serve_command_runs_the_server() -> None:
         proc.wait(timeout=10)
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_the_mock_is_an_attribute_of_the_package_imported_on_first_use() -> None:
+    code = ("import sys, streamfold\n"
+            "assert 'streamfold.mock' not in sys.modules\n"
+            "config = streamfold.mock.MockConfig(output_tokens=3)\n"
+            "assert streamfold.mock.MockServer.__name__ == 'MockServer' and config.output_tokens == 3\n"
+            "assert 'uvicorn' not in sys.modules  # only a running server needs it\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

@@ -538,6 +538,7 @@ def test_the_readme_example_runs_offline() -> None:
     expected = streamfold.fold(sample)
     assert proc.stdout.splitlines()[0] == expected["choices"][0]["message"]["content"]
     assert f"finish_reason={expected['choices'][0]['finish_reason']}" in proc.stdout
+    assert "offline" in proc.stderr and "bundled sample" in proc.stderr  # never passed off as an answer
 
 
 def test_members_openai_does_not_declare_survive_the_objects(dropin: SimpleNamespace) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .._framing_py import DEFAULT_MAX_EVENT_BYTES
+from .._contract import DEFAULT_MAX_EVENT_BYTES
 from ._retry import RetryPolicy
 from ._stream import AsyncChatStream, Call, ChatStream, StreamOptions
 from ._timeout import as_timeout

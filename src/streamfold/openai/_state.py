@@ -10,7 +10,7 @@ from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
 from .. import _events as core
 from .._errors import TRUNCATED
-from .._framing_py import DEFAULT_MAX_EVENT_BYTES
+from .._contract import DEFAULT_MAX_EVENT_BYTES
 from .._impl import ChatAccumulator
 from . import _events as compat
 from ._convert import (

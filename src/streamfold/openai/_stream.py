@@ -17,7 +17,7 @@ from openai.types.chat import ParsedChatCompletion
 from .. import _events as core
 from .._api import _keep_partial
 from .._errors import IncompleteStreamError
-from .._framing_py import DEFAULT_MAX_EVENT_BYTES
+from .._contract import DEFAULT_MAX_EVENT_BYTES
 from ._convert import request_format
 from ._state import StreamState
 
