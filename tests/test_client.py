@@ -744,16 +744,17 @@ def test_the_total_timeout_ends_a_long_stream(server: MockServer, kind: Kind, co
     async def scenario() -> tuple[streamfold.IncompleteStreamError, float, streamfold.StreamStats]:
         async with make_client(server, kind) as client:
             started = time.perf_counter()
-            stream = client.stream_chat(model="m", messages=MESSAGES, mock=SLOW, timeout=Timeout(read=5, total=0.4))
+            # a total long enough for the body to begin even on a loaded machine, far below the stream's 4 s
+            stream = client.stream_chat(model="m", messages=MESSAGES, mock=SLOW, timeout=Timeout(read=5, total=1.0))
             with pytest.raises(streamfold.IncompleteStreamError) as caught:
                 async with stream:
                     await stream.result()
             return caught.value, time.perf_counter() - started, stream.stats
 
     error, took, stats = run(scenario)
-    assert "total timeout (0.4 s)" in str(error)
+    assert "total timeout (1.0 s)" in str(error)
     assert error.partial is not None and error.partial["choices"][0]["message"]["content"]
-    assert 0.4 <= took < 2.0 and stats.attempts == 1
+    assert 1.0 <= took < 3.0 and stats.attempts == 1
     wait_until(lambda: server.app.stats.disconnects == disconnects + 1)
 
 
