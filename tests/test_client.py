@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace, TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -43,6 +43,7 @@ FAST = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.02)
 SLOW = {"output_tokens": 2000, "itl": 0.002}
 
 _SEEDS = itertools.count(10_000)
+E = TypeVar("E", bound=BaseException)
 
 
 def once(**settings: Any) -> dict[str, Any]:
@@ -398,14 +399,8 @@ def test_async_chat_awaits_a_coroutine_callback(server: MockServer, async_kind: 
 
 
 def test_result_alone_skips_building_events(server: MockServer, kind: Kind, core: SimpleNamespace) -> None:
-    async def scenario() -> tuple[dict[str, Any], streamfold.StreamStats]:
-        async with make_client(server, kind) as client:
-            # itl > 0: one event per write, so the events arrive in reads of their own
-            async with client.stream_chat(model="m", messages=MESSAGES,
-                                          mock={"output_tokens": 40, "itl": 0.001}) as stream:
-                return await stream.result(), stream.stats
-
-    completion, stats = run(scenario)
+    # itl > 0: one event per write, so the events arrive in reads of their own
+    completion, stats = completed(server, kind, mock={"output_tokens": 40, "itl": 0.001})
     assert completion["choices"][0]["message"]["content"] == expected_text(40)
     assert stats.chunks == 43 and stats.usage == completion["usage"]
     assert stats.time_to_first_content is not None and stats.time_to_first_byte is not None
@@ -557,21 +552,39 @@ def test_only_its_own_http_client_is_closed(server: MockServer, kind: Kind) -> N
     assert closed is (own is None)  # its own client is closed with it, the caller's is left open
 
 
+def completed(server: Any, kind: Kind, *, client_options: dict[str, Any] | None = None,
+              **request: Any) -> tuple[dict[str, Any], streamfold.StreamStats]:
+    """Stream a request to its end with ``result()``: the completion and the stats."""
+
+    async def scenario() -> tuple[dict[str, Any], streamfold.StreamStats]:
+        async with make_client(server, kind, **(client_options or {})) as client:
+            async with client.stream_chat(model="m", messages=MESSAGES, **request) as stream:
+                return await stream.result(), stream.stats
+
+    return run(scenario)
+
+
+def refused(server: Any, kind: Kind, expected: type[E], *, client_options: dict[str, Any] | None = None,
+            **request: Any) -> tuple[E, streamfold.StreamStats]:
+    """Open a stream that must fail before its body with ``expected``: the error and the stats."""
+
+    async def scenario() -> tuple[E, streamfold.StreamStats]:
+        async with make_client(server, kind, **(client_options or {})) as client:
+            stream = client.stream_chat(model="m", messages=MESSAGES, **request)
+            with pytest.raises(expected) as caught:
+                async with stream:
+                    pass
+            return caught.value, stream.stats
+
+    return run(scenario)
+
+
 # -- faults and retries --------------------------------------------------------------------
 
 
 def test_status_error_is_typed_and_retried(server: MockServer, kind: Kind) -> None:
     before = server.app.stats.requests
-
-    async def scenario() -> tuple[APIStatusError, streamfold.StreamStats]:
-        async with make_client(server, kind, max_retries=FAST) as client:
-            stream = client.stream_chat(model="m", messages=MESSAGES, mock={"status": 500})
-            with pytest.raises(APIStatusError) as caught:
-                async with stream:
-                    pass
-            return caught.value, stream.stats
-
-    error, stats = run(scenario)
+    error, stats = refused(server, kind, APIStatusError, client_options={"max_retries": FAST}, mock={"status": 500})
     assert error.status_code == 500 and error.headers["content-type"] == "application/json"
     assert error.body["error"]["message"] == "mock status 500" and error.message == "mock status 500"
     assert "HTTP 500" in str(error) and error.partial is None
@@ -580,28 +593,15 @@ def test_status_error_is_typed_and_retried(server: MockServer, kind: Kind) -> No
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
 def test_client_errors_are_not_retried(server: MockServer, status: int) -> None:
-    async def scenario() -> tuple[APIStatusError, streamfold.StreamStats]:
-        async with make_client(server, KINDS[3], max_retries=FAST) as client:
-            stream = client.stream_chat(model="m", messages=MESSAGES, mock={"status": status})
-            with pytest.raises(APIStatusError) as caught:
-                async with stream:
-                    pass
-            return caught.value, stream.stats
-
-    error, stats = run(scenario)
+    error, stats = refused(server, KINDS[3], APIStatusError, client_options={"max_retries": FAST},
+                           mock={"status": status})
     assert error.status_code == status and stats.attempts == 1
 
 
 @pytest.mark.parametrize("status", [408, 429, 502, 503])
 def test_retryable_statuses_then_success(server: MockServer, kind: Kind, status: int) -> None:
-    settings = once(status=status, fault_times=2)
-
-    async def scenario() -> tuple[dict[str, Any], streamfold.StreamStats]:
-        async with make_client(server, kind, max_retries=FAST) as client:
-            async with client.stream_chat(model="m", messages=MESSAGES, mock=settings) as stream:
-                return await stream.result(), stream.stats
-
-    completion, stats = run(scenario)
+    completion, stats = completed(server, kind, client_options={"max_retries": FAST},
+                                  mock=once(status=status, fault_times=2))
     assert completion["choices"][0]["message"]["content"] == expected_text(12)
     assert stats.attempts == 3
 
@@ -622,15 +622,8 @@ def test_retry_after_is_honoured(server: MockServer, kind: Kind) -> None:
 
 
 def test_a_long_retry_after_is_not_waited_for(server: MockServer, kind: Kind) -> None:
-    async def scenario() -> tuple[APIStatusError, streamfold.StreamStats]:
-        async with make_client(server, kind, max_retries=FAST) as client:
-            stream = client.stream_chat(model="m", messages=MESSAGES, mock={"status": 429, "retry_after": 3600})
-            with pytest.raises(APIStatusError) as caught:
-                async with stream:
-                    pass
-            return caught.value, stream.stats
-
-    error, stats = run(scenario)
+    error, stats = refused(server, kind, APIStatusError, client_options={"max_retries": FAST},
+                           mock={"status": 429, "retry_after": 3600})
     assert error.status_code == 429 and error.headers["retry-after"] == "3600"
     assert stats.attempts == 1
 
@@ -680,28 +673,15 @@ def test_dropped_connection_mid_body_is_incomplete_and_not_retried(server: MockS
 
 
 def test_dropped_before_the_body_is_retried(server: MockServer, kind: Kind, core: SimpleNamespace) -> None:
-    settings = once(close_after=0, fault_times=1)
-
-    async def scenario() -> tuple[dict[str, Any], streamfold.StreamStats]:
-        async with make_client(server, kind, max_retries=FAST) as client:
-            async with client.stream_chat(model="m", messages=MESSAGES, mock=settings) as stream:
-                return await stream.result(), stream.stats
-
-    completion, stats = run(scenario)
+    completion, stats = completed(server, kind, client_options={"max_retries": FAST},
+                                  mock=once(close_after=0, fault_times=1))
     assert completion["choices"][0]["message"]["content"] == expected_text(12)
     assert stats.attempts == 2
 
 
 def test_always_dropped_before_the_body_is_a_connection_error(server: MockServer, kind: Kind) -> None:
-    async def scenario() -> tuple[APIConnectionError, streamfold.StreamStats]:
-        async with make_client(server, kind, max_retries=FAST) as client:
-            stream = client.stream_chat(model="m", messages=MESSAGES, mock={"close_after": 0})
-            with pytest.raises(APIConnectionError) as caught:
-                async with stream:
-                    pass
-            return caught.value, stream.stats
-
-    error, stats = run(scenario)
+    error, stats = refused(server, kind, APIConnectionError, client_options={"max_retries": FAST},
+                           mock={"close_after": 0})
     assert not isinstance(error, APITimeoutError)
     assert kind.dropped in str(error) and error.partial is None
     assert stats.attempts == 3
@@ -726,15 +706,9 @@ def test_stall_mid_body_times_out_with_the_partial(server: MockServer, kind: Kin
 
 
 def test_slow_first_byte_times_out_and_is_retried(server: MockServer, kind: Kind) -> None:
-    async def scenario() -> tuple[APITimeoutError, streamfold.StreamStats]:
-        async with make_client(server, kind, max_retries=RetryPolicy(1, initial_delay=0.01)) as client:
-            stream = client.stream_chat(model="m", messages=MESSAGES, mock={"ttft": 5}, timeout=0.2)
-            with pytest.raises(APITimeoutError) as caught:
-                async with stream:
-                    pass
-            return caught.value, stream.stats
-
-    error, stats = run(scenario)
+    error, stats = refused(server, kind, APITimeoutError,
+                           client_options={"max_retries": RetryPolicy(1, initial_delay=0.01)},
+                           mock={"ttft": 5}, timeout=0.2)
     assert "timed out" in str(error) and stats.attempts == 2
 
 
@@ -779,16 +753,7 @@ def test_nobody_listening_is_a_connection_error(kind: Kind) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     nowhere = SimpleNamespace(base_url=f"http://127.0.0.1:{port}/v1")
-
-    async def scenario() -> tuple[APIConnectionError, streamfold.StreamStats]:
-        async with make_client(nowhere, kind, max_retries=FAST) as client:
-            stream = client.stream_chat(model="m", messages=MESSAGES)
-            with pytest.raises(APIConnectionError) as caught:
-                async with stream:
-                    pass
-            return caught.value, stream.stats
-
-    error, stats = run(scenario)
+    error, stats = refused(nowhere, kind, APIConnectionError, client_options={"max_retries": FAST})
     assert not isinstance(error, APITimeoutError)
     assert kind.refused in str(error) and stats.attempts == 3
 
