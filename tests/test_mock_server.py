@@ -253,8 +253,9 @@ def test_several_events_per_write_by_default_only_without_delay() -> None:
         counts = [write.count(b"data: ") for write in planned]
         if "events_per_write" not in timing:  # one event a write at itl > 0, as real servers
             assert counts == [0] * (len(planned) - 15) + [1] * 15 and planned[-1] == b"data: [DONE]\n\n"
-        else:  # what is pending is written before each delay: a write holds one event, [DONE] joins the last
-            assert counts[-1] == 2 and set(counts[:-1]) <= {0, 1}
+        else:  # what is pending is written before each delay: one token a write, the role chunk
+            # (after the preamble) with the first, the finish chunk and [DONE] with the last
+            assert counts == [2] + [1] * 10 + [3] and planned[0].startswith(b": OPENROUTER PROCESSING\n\n")
 
 
 def test_paced_writes_wait_for_a_full_connection() -> None:

@@ -35,6 +35,8 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
     "tool_calls": ("N", "answer with N parallel tool calls instead of text"),
     "n": ("N", "choices per answer (default: the request's n)"),
     "usage": (None, "send usage (default: when the request asks with stream_options.include_usage)"),
+    "continuous_usage": (None, "usage in every chunk, the tokens so far (default: when the request asks with "
+                         "stream_options.continuous_usage_stats, as vLLM)"),
     "model": ("NAME", "the model named in the answer (default: the request's)"),
     "ttft": ("S", "seconds before the first chunk"),
     "itl": ("S", "seconds between chunks"),

@@ -26,6 +26,7 @@ from ._generate import (
     DONE,
     KEEPALIVE,
     completion_chunks,
+    delays,
     encode,
     split_point,
 )
@@ -71,6 +72,7 @@ class Answer:
     message with the delay to wait before it."""
 
     events: list[bytes]
+    delays: list[float]  # the wait before each event
     plan: list[tuple[float, Write]] | None
 
 
@@ -89,9 +91,16 @@ class MockApp:
         """The pacer of the running loop (made on first use; a new loop gets a new one)."""
         loop = asyncio.get_running_loop()
         if self._paced_on is not loop:
+            self.close()
             self._paced_on, self._paced_by = loop, Pacer(loop)
         assert self._paced_by is not None
         return self._paced_by
+
+    def close(self) -> None:
+        """Release the pacer's timer (a later stream makes a new one)."""
+        if self._paced_by is not None:
+            self._paced_by.close()
+        self._paced_on = self._paced_by = None
 
     def _answer(self, config: MockConfig, request: dict[str, Any], body: bytes) -> Answer:
         """The answer to this request, from the cache when the same shape was asked before
@@ -101,8 +110,10 @@ class MockApp:
         if answer is not None:
             self._answers.move_to_end(key)
             return answer
-        events = [encode(chunk) for chunk in completion_chunks(config, request)]
-        answer = Answer(events, _plan(config, events) if _plain(config) else None)
+        chunks = completion_chunks(config, request)
+        events = [encode(chunk) for chunk in chunks]
+        waits = delays(config, chunks)
+        answer = Answer(events, waits, _plan(config, events, waits) if _plain(config) else None)
         self._answers[key] = answer
         if len(self._answers) > CACHED_ANSWERS:
             self._answers.popitem(last=False)
@@ -179,7 +190,7 @@ class MockApp:
             elif answer.plan is not None:
                 finished = await self._send_planned(config, answer.plan, send, gone)
             else:
-                finished = await self._send_paced(config, answer.events, send, gone)
+                finished = await self._send_paced(config, answer, send, gone)
             if finished:
                 await send({"type": "http.response.body", "body": b""})
                 self.stats.streams_finished += 1
@@ -209,14 +220,14 @@ class MockApp:
             await send(message)
         return True
 
-    async def _send_paced(self, config: MockConfig, events: list[bytes], send: Send, gone: asyncio.Event) -> bool:
+    async def _send_paced(self, config: MockConfig, answer: Answer, send: Send, gone: asyncio.Event) -> bool:
         """Chunk by chunk: delays, keep-alive comments, split writes and faults.  True when
         the stream ended normally (a ``[DONE]`` was sent)."""
         rng = random.Random(config.seed)
         write_size = config.write_size
         preamble = SHAPES[config.provider].preamble
         pending: list[bytes] = [preamble] if preamble else []
-        for number, event in enumerate(events):
+        for number, (event, delay) in enumerate(zip(answer.events, answer.delays)):
             if gone.is_set():
                 return False
             if number == config.stall_after:
@@ -232,7 +243,6 @@ class MockApp:
                 await self._write(send, pending, config)
                 await send({"type": "http.response.body", "body": b""})
                 return False
-            delay = config.ttft if number == 0 else config.itl
             if delay:
                 await self._write(send, pending, config)
                 if config.jitter:
@@ -267,7 +277,7 @@ def _plain(config: MockConfig) -> bool:
             and config.stall_after is None and config.close_after is None and config.error_after is None)
 
 
-def _plan(config: MockConfig, events: list[bytes]) -> list[tuple[float, Write]]:
+def _plan(config: MockConfig, events: list[bytes], waits: list[float]) -> list[tuple[float, Write]]:
     """The body's writes and the wait before each, grouped as ``_send_paced`` groups them:
     ``write_size`` items a write (the provider's preamble counts as one), what is pending
     written before each delay, ``[DONE]`` with the last ones."""
@@ -284,8 +294,7 @@ def _plan(config: MockConfig, events: list[bytes]) -> list[tuple[float, Write]]:
             wait = 0.0
 
     size = config.write_size
-    for number, event in enumerate(events):
-        delay = config.ttft if number == 0 else config.itl
+    for event, delay in zip(events, waits):
         if delay:
             flush()
             wait = delay

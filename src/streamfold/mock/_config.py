@@ -24,7 +24,9 @@ class MockConfig:
     ``"echo"``: the last user message, repeated; anything else: that fixed text, repeated),
     ``tokens_per_chunk`` per chunk, ``reasoning_tokens`` of reasoning first,
     ``tool_calls`` parallel calls instead of text, ``n`` choices (None: the request's),
-    ``usage`` (None: as the request's ``stream_options.include_usage``).
+    ``usage`` (None: as the request's ``stream_options.include_usage``),
+    ``continuous_usage``: usage in every chunk, counting the tokens so far, as vLLM sends it
+    (None: as the request's ``stream_options.continuous_usage_stats``; only with usage).
     Timing: ``ttft`` seconds before the first chunk, ``itl`` between chunks, each varied
     by up to ``jitter`` (a fraction) at random.  Wire: ``events_per_write`` events per
     network write (None: one, as real servers write them, when ``itl`` is above 0, and
@@ -48,6 +50,7 @@ class MockConfig:
     tool_calls: int = 0
     n: int | None = None
     usage: bool | None = None
+    continuous_usage: bool | None = None
     model: str | None = None
     ttft: float = 0.0
     itl: float = 0.0

@@ -65,10 +65,14 @@ def completion_chunks(config: MockConfig, request: dict[str, Any]) -> list[dict[
     shaped as ``config.provider`` writes them."""
     shape = SHAPES[config.provider]
     n = config.n if config.n is not None else int(request.get("n") or 1)
+    options = request.get("stream_options")
+    options = options if isinstance(options, dict) else {}
     include_usage = config.usage
     if include_usage is None:
-        options = request.get("stream_options")
-        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+        include_usage = bool(options.get("include_usage"))
+    continuous = config.continuous_usage
+    if continuous is None:
+        continuous = bool(options.get("continuous_usage_stats"))
     head = {
         "id": f"chatcmpl-mock{config.seed:06d}",
         "object": "chat.completion.chunk",
@@ -87,8 +91,11 @@ def completion_chunks(config: MockConfig, request: dict[str, Any]) -> list[dict[
         if usage is not None:
             chunks[-1]["x_groq"] = {"id": f"req_mock{config.seed:06d}", "usage": usage}
     elif include_usage:
-        for item in chunks:
-            item["usage"] = None
+        if continuous and usage is not None:
+            _count_as_they_go(chunks, usage)
+        else:
+            for item in chunks:
+                item["usage"] = None
         chunks.append({**head, "choices": [], "usage": usage})
     if shape.obfuscation:
         rng = random.Random(config.seed)
@@ -188,6 +195,49 @@ def _usage(config: MockConfig, request: dict[str, Any], n: int) -> dict[str, Any
     if config.reasoning_tokens:
         usage["completion_tokens_details"] = {"reasoning_tokens": n * config.reasoning_tokens}
     return usage
+
+
+def delays(config: MockConfig, chunks: list[dict[str, Any]]) -> list[float]:
+    """The wait before each chunk: ``ttft`` before the first; ``itl`` before each chunk of
+    output (text, reasoning, refusal, tool calls) after the first one; none before the
+    others, which go with their neighbours as real servers send them (the role chunk with
+    the first token, the finish and usage chunks right after the last)."""
+    waits: list[float] = []
+    seen_output = False
+    for number, chunk in enumerate(chunks):
+        output = any(_delta_tokens(choice.get("delta") or {}) or (choice.get("delta") or {}).get("tool_calls")
+                     or (choice.get("delta") or {}).get("refusal") for choice in chunk.get("choices") or ())
+        waits.append(config.ttft if number == 0 else config.itl if output and seen_output else 0.0)
+        seen_output = seen_output or bool(output)
+    return waits
+
+
+def _count_as_they_go(chunks: list[dict[str, Any]], usage: dict[str, Any]) -> None:
+    """Usage in every chunk, the completion tokens so far (vLLM's ``continuous_usage_stats``):
+    a word of text or reasoning is a token, 4 characters of tool arguments one, and the last
+    chunk carries the final count."""
+    total = usage["completion_tokens"]
+    prompt = usage["prompt_tokens"]
+    so_far = 0
+    for number, item in enumerate(chunks):
+        so_far += sum(_delta_tokens(choice.get("delta") or {}) for choice in item["choices"])
+        done = total if number == len(chunks) - 1 else min(so_far, total)
+        item["usage"] = {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+
+def _delta_tokens(delta: dict[str, Any]) -> int:
+    count = 0
+    for value in (delta.get("content"), delta.get("reasoning_content"), delta.get("reasoning")):
+        if isinstance(value, str):
+            count += len(value.split())
+        elif isinstance(value, list):  # typed parts: text, or thinking holding text parts
+            for part in value:
+                inner = part.get("thinking") if isinstance(part, dict) else None
+                texts = inner if isinstance(inner, list) else [part]
+                count += sum(len(str(text.get("text", "")).split()) for text in texts if isinstance(text, dict))
+    for call in delta.get("tool_calls") or ():
+        count += -(-len((call.get("function") or {}).get("arguments") or "") // 4)
+    return count
 
 
 def encode(chunk: dict[str, Any]) -> bytes:

@@ -1,34 +1,44 @@
-"""One clock for every paced stream of the mock: the writes of all streams due in the same
-millisecond are made by one timer callback.
+"""One clock for every paced stream of the mock: a heap of the writes due, and one timer
+armed at the earliest.
 
 With a task per stream sleeping between chunks, each chunk of each stream costs a timer, a
 future and a task wake-up before its write; at 1,024 streams and 20 ms between chunks
 that was most of the server's CPU.  Here a stream hands its planned writes to the pacer
-and waits for the end; the pacer keeps the due writes in buckets of one millisecond (one
-timer per bucket) and makes each write by running the ASGI ``send`` coroutine itself.  A
-send that must wait (the connection's buffer is full) is resumed when its future is done,
-as a task would, and that stream's later writes wait for it.
+and waits for the end; the pacer keeps the due writes in a heap and, when its timer fires,
+makes every write that is due by running the ASGI ``send`` coroutine itself.  A send that
+must wait (the connection's buffer is full) is resumed when its future is done, as a task
+would, and that stream's later writes wait for it.
+
+The timer is ``PreciseTimer`` (a timerfd on Linux), so a write goes out within tens of
+microseconds of its time, and each stream keeps to its own schedule (a write made late does
+not push back the ones after it): the configured ``ttft`` and ``itl`` are what a client
+sees, which a benchmark of a client's distortion relies on.  Without a timerfd the loop's
+millisecond timers stand in, and writes due within the next millisecond go together.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import heapq
+import itertools
 import random
+import time
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
+
+from .._timer import PreciseTimer
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Plan = list[tuple[float, dict[str, Any]]]
 
-#: Width of a bucket of due writes, in seconds (uvloop's timers have this resolution anyway).
-TICK_S = 0.001
+#: Without a precise timer, writes due this soon are made together (the loop's timer resolution).
+COARSE_SLACK_S = 0.001
 
 
 class _Paced:
     """One stream being paced: its plan, where it is, and the future its task waits on."""
 
-    __slots__ = ("plan", "position", "send", "gone", "finished", "rng", "jitter")
+    __slots__ = ("plan", "position", "send", "gone", "finished", "rng", "jitter", "due")
 
     def __init__(self, plan: Plan, send: Send, gone: asyncio.Event, finished: asyncio.Future[bool],
                  rng: random.Random, jitter: float) -> None:
@@ -39,6 +49,7 @@ class _Paced:
         self.finished = finished
         self.rng = rng
         self.jitter = jitter
+        self.due = 0.0  # when its last write was due (time.monotonic())
 
 
 class Pacer:
@@ -46,17 +57,29 @@ class Pacer:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._buckets: dict[int, list[_Paced]] = {}
+        self._due: list[tuple[float, int, _Paced]] = []  # (time, order, stream): a heap
+        self._order = itertools.count()
+        self._timer = PreciseTimer(loop, self._fire)
+        self._armed: float | None = None  # the deadline the timer is set to
+        self._firing = False
+        self._slack = 0.0 if self._timer.precise else COARSE_SLACK_S
+
+    def close(self) -> None:
+        """Release the timer (streams still paced are dropped with it)."""
+        self._timer.close()
+        self._due.clear()
 
     def start(self, plan: Plan, send: Send, gone: asyncio.Event, rng: random.Random, jitter: float,
               finished: asyncio.Future[bool]) -> None:
         """Make ``plan``'s writes at their times; ``finished`` gets True when all were made,
         False when the client left first (whoever sees it leave may settle it: the pacer
         then drops the stream at its next write)."""
-        self._next(_Paced(plan, send, gone, finished, rng, jitter), self._loop.time())
+        stream = _Paced(plan, send, gone, finished, rng, jitter)
+        stream.due = time.monotonic()
+        self._next(stream)
 
-    def _next(self, stream: _Paced, now: float) -> None:
-        """Schedule the stream's next write (or end it)."""
+    def _next(self, stream: _Paced) -> None:
+        """Schedule the stream's next write, its delay after the last one was due (or end it)."""
         if stream.position == len(stream.plan):
             _settle(stream.finished, True)
             return
@@ -66,16 +89,24 @@ class Pacer:
         if delay <= 0:
             self._write(stream)
             return
-        tick = math.ceil((now + delay) / TICK_S)
-        bucket = self._buckets.get(tick)
-        if bucket is None:
-            bucket = self._buckets[tick] = []
-            self._loop.call_at(tick * TICK_S, self._due, tick)
-        bucket.append(stream)
+        stream.due += delay
+        heapq.heappush(self._due, (stream.due, next(self._order), stream))
+        if not self._firing and (self._armed is None or stream.due < self._armed):
+            self._armed = stream.due
+            self._timer.at(stream.due)
 
-    def _due(self, tick: int) -> None:
-        for stream in self._buckets.pop(tick, ()):
-            self._write(stream)
+    def _fire(self) -> None:
+        due = self._due
+        self._firing = True
+        try:
+            limit = time.monotonic() + self._slack
+            while due and due[0][0] <= limit:
+                self._write(heapq.heappop(due)[2])
+        finally:
+            self._firing = False
+        self._armed = due[0][0] if due else None
+        if self._armed is not None:
+            self._timer.at(self._armed)
 
     def _write(self, stream: _Paced) -> None:
         while True:  # writes without a delay (the [DONE] after the last chunk) go at once
@@ -87,7 +118,7 @@ class Pacer:
             if not self._step(stream, stream.send(message)):
                 return  # the send waits for the socket; _step goes on when it can
             if stream.position == len(stream.plan) or stream.plan[stream.position][0]:
-                self._next(stream, self._loop.time())
+                self._next(stream)
                 return
 
     def _step(self, stream: _Paced, send: Coroutine[Any, Any, None] | Awaitable[None]) -> bool:
@@ -112,7 +143,7 @@ class Pacer:
     def _resume(self, stream: _Paced, coroutine: Any) -> None:
         if self._step(stream, coroutine):
             if stream.position == len(stream.plan) or stream.plan[stream.position][0]:
-                self._next(stream, self._loop.time())
+                self._next(stream)
             else:
                 self._write(stream)
 

@@ -80,6 +80,7 @@ class MockServer:
                 failure.append(exc)
                 started.set()
             finally:
+                self.app.close()
                 loop.close()
 
         self._thread = threading.Thread(target=run, name="streamfold-mock", daemon=True)
