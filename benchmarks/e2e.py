@@ -475,12 +475,14 @@ def _wait_until_serving(server: Server) -> None:
 
 @contextlib.contextmanager
 def _running_server(output_tokens: int, itl: float = 0.0, *, source: Path | None = None,
-                    cpu: int | None = None) -> Iterator[Server]:
+                    cpu: int | None = None, ttft: float = 0.0) -> Iterator[Server]:
     """Start ``python -m streamfold serve`` on a free port (from ``source``, a directory holding
     another version of the package, when given), pinned to ``cpu``; stop it whatever happens."""
     port = _free_port()
     command = [sys.executable, "-m", "streamfold", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--output-tokens", str(output_tokens), "--itl", repr(itl), "--quiet"]
+    if ttft:
+        command += ["--ttft", repr(ttft)]
     env = dict(os.environ)
     cwd = None
     if source is not None:

@@ -28,6 +28,8 @@ class BenchConfig:
     ``tokenizer``: a tokenizer to load (exact random prompt lengths and counts); ``usage_per_chunk``:
     ask for usage in every chunk (``continuous_usage_stats``; None: ask, and do without if
     the server refuses).  ``timeout``: seconds to connect and between two reads.
+    ``pause_gc``: turn Python's cyclic garbage collector off during the run (a collection
+    over the objects of many streams in flight stops the event loop for 100s of ms).
     """
 
     base_url: str
@@ -50,6 +52,7 @@ class BenchConfig:
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = 600.0
+    pause_gc: bool = True
 
     def __post_init__(self) -> None:
         if self.num_prompts is not None and self.num_prompts < 1:

@@ -1,7 +1,8 @@
 """From request records to the figures of a serving benchmark (the names and meanings of
 ``vllm bench serve``).
 
-Per request: TTFT, from sending to the first output chunk; ITL, the gaps between output
+Per request: TTFT, from sending (the moment the request's body went to its connection) to
+the first output chunk; ITL, the gaps between output
 chunks, per token when the server counted the tokens of each chunk (a gap of ``g`` before
 a chunk of ``k`` tokens is ``k`` gaps of ``g / k``), else per chunk; TPOT, the time from the
 first output chunk to the last over the output tokens after the first; E2EL, from sending
@@ -23,7 +24,8 @@ from ._record import FINAL_USAGE, RequestRecord
 
 @dataclass(frozen=True)
 class Latencies:
-    """One request's latencies in seconds (None: not defined, e.g. no output at all)."""
+    """One request's latencies in seconds, from its send time (None: not defined, e.g. no
+    output at all)."""
 
     ttft: float | None
     itls: list[float]
@@ -34,10 +36,10 @@ class Latencies:
 def latencies(record: RequestRecord) -> Latencies:
     """The latencies of one finished request."""
     times = record.chunk_times
-    e2el = record.end - record.start
+    e2el = record.end - record.sent
     if not times:
         return Latencies(None, [], None, e2el)
-    ttft = times[0] - record.start
+    ttft = times[0] - record.sent
     itls: list[float] = []
     tokens = record.chunk_tokens
     if tokens is None:
@@ -106,8 +108,8 @@ def token_times(record: RequestRecord) -> list[tuple[float, float]]:
 
 
 def peak_concurrency(records: Iterable[RequestRecord]) -> int:
-    """The most requests in flight at once (each from its start to its end)."""
-    events = sorted(event for record in records for event in ((record.start, 1), (record.end, -1)))
+    """The most requests in flight at once (each from its send time to its end)."""
+    events = sorted(event for record in records for event in ((record.sent, 1), (record.end, -1)))
     peak = current = 0
     for _, change in events:  # at equal times an end (-1) sorts before a start
         current += change

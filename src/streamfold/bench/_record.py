@@ -11,6 +11,7 @@ it carries text, reasoning, a refusal or tool-call arguments; its tokens come fr
 
 from __future__ import annotations
 
+import contextvars
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,10 @@ OUTPUT_EVENTS = frozenset({
     "content.delta", "refusal.delta", "reasoning.delta", "tool_calls.function.arguments.delta",
 })
 
+#: The request the running task is sending (the session's trace hook sets its ``sent``).
+SENDING: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar("streamfold_bench_sending",
+                                                                                default=None)
+
 #: How the output tokens of a request were counted.
 PER_CHUNK_USAGE = "usage in every chunk"
 FINAL_USAGE = "usage at the end"
@@ -33,8 +38,10 @@ OUTPUT_CHUNKS = "one per output chunk"
 class RequestRecord:
     """What happened to one request.  Times are ``time.perf_counter()`` seconds.
 
-    ``arrival``: when the arrival process released it; ``start``: when it was sent (after
-    waiting for a slot under a concurrency cap: ``start - arrival`` is that wait);
+    ``arrival``: when the arrival process released it; ``start``: when the client began the
+    request (after waiting for a slot under a concurrency cap: ``start - arrival`` is that
+    wait); ``sent``: when its body was handed to the connection (TTFT and E2EL count from
+    here; ``sent - start`` is the client's own work of sending, a new connection included);
     ``chunk_times``: the arrival of each output chunk; ``chunk_tokens``: the tokens of each
     (from per-chunk usage; None when the server gave none); ``end``: the end of the stream
     (or of the failure); ``output_tokens``: from usage when the server sent it, else the
@@ -45,6 +52,7 @@ class RequestRecord:
     input_tokens: int
     arrival: float = 0.0
     start: float = 0.0
+    sent: float = 0.0
     end: float = 0.0
     chunk_times: list[float] = field(default_factory=list)
     chunk_tokens: list[int] | None = None
@@ -76,6 +84,7 @@ async def send(client: AsyncClient, record: RequestRecord, request: dict[str, An
     every_chunk = True  # each output chunk had usage of its own
     stream = None
     record.start = time.perf_counter()
+    sending = SENDING.set(record)
     try:
         async with client.stream_chat(on_read=on_read, **request) as stream:
             # hot loop: per event a type test; per chunk a dict lookup; per output chunk two appends
@@ -100,6 +109,10 @@ async def send(client: AsyncClient, record: RequestRecord, request: dict[str, An
     except (StreamError, APIStatusError, APIConnectionError, APITimeoutError) as exc:
         record.end = time.perf_counter()
         _failed(record, exc, stream.partial if stream is not None else None)
+    finally:
+        SENDING.reset(sending)
+        if not record.sent:  # a transport without the trace hook: the send time is the start
+            record.sent = record.start
 
 
 def _finish(record: RequestRecord, completion: dict[str, Any], chunks: int, tokens: list[int],

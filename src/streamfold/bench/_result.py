@@ -32,10 +32,12 @@ def token_counts(records: Sequence[RequestRecord]) -> str:
 
 def overhead(run: Run) -> dict[str, Any]:
     """The client's own cost: CPU, CPU per chunk, how busy it kept its core, the event
-    loop's lag and how late requests left against the arrival process."""
+    loop's lag, how late requests left against the arrival process, and the time from
+    beginning a request to its body going out (not in the latencies)."""
     chunks = sum(record.chunks or len(record.chunk_times) for record in run.records)
     lags = sorted(run.overhead.lags)
     late = sorted(run.send_lateness)
+    sending = sorted(record.sent - record.start for record in run.records if record.start)
     return {
         "cpu_s": run.overhead.cpu_s,
         "chunks": chunks,
@@ -47,6 +49,8 @@ def overhead(run: Run) -> dict[str, Any]:
         "p99_loop_lag_ms": percentile(lags, 99) * 1000 if lags else None,
         "max_loop_lag_ms": lags[-1] * 1000 if lags else None,
         "p99_send_lateness_ms": percentile(late, 99) * 1000 if late else None,
+        "median_request_send_ms": percentile(sending, 50) * 1000 if sending else None,
+        "p99_request_send_ms": percentile(sending, 99) * 1000 if sending else None,
         "implementation": IMPLEMENTATION,
         "streamfold": __version__,
     }
@@ -106,7 +110,7 @@ def result_json(run: Run) -> dict[str, Any]:
         ttfts=[m.ttft if m is not None and m.ttft is not None else 0.0 for m in measured],
         itls=[m.itls if m is not None else [] for m in measured],
         latencies=[m.e2el if m is not None else 0.0 for m in measured],
-        start_times=[record.start for record in records],
+        start_times=[record.sent for record in records],
         queue_times=[record.start - record.arrival if record.start else 0.0 for record in records],
         generated_texts=[record.text for record in records],
         errors=[record.error or "" for record in records],
@@ -168,6 +172,9 @@ def table(result: dict[str, Any], percentiles: Sequence[float]) -> str:
     if cost["cpu_us_per_chunk"] is not None:
         lines.append(_line("Client CPU per chunk (µs):", cost["cpu_us_per_chunk"]))
     lines.append(_line("Client CPU busy (% of a core):", cost["busy"] * 100, 1))
+    if cost["p99_request_send_ms"] is not None:
+        lines.append(_line("Sending a request p50 / p99 (ms):",
+                           f"{cost['median_request_send_ms']:.3f} / {cost['p99_request_send_ms']:.3f}"))
     if cost["p99_loop_lag_ms"] is not None:
         lines.append(_line("Event-loop lag p50 / p99 / max (ms):",
                            f"{cost['median_loop_lag_ms']:.3f} / {cost['p99_loop_lag_ms']:.3f} / "

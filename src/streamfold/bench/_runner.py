@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..client import APIStatusError, AsyncClient
+from ..client import AsyncClient, Timeout
 from ._arrivals import arrival_offsets
 from ._config import BenchConfig
 from ._datasets import Prompt, load_prompts
 from ._monitor import LoopMonitor, Overhead
 from ._record import OUTPUT_CHUNKS, RequestRecord, send
+from ._session import traced_session
 from ._tokenizer import Tokenizer, load_tokenizer
 
 #: Seconds between two progress reports.
@@ -102,8 +104,10 @@ async def arun(config: BenchConfig, *, prompts: Sequence[Prompt] | None = None, 
         prompts, tokenizer = prepare(config)
     if not prompts:
         raise BenchError("no prompts to send")
-    async with AsyncClient(base_url=config.base_url, api_key=config.api_key or "benchmark",
-                           headers=config.headers, timeout=config.timeout, max_retries=0) as client:
+    session = traced_session()
+    async with session, AsyncClient(base_url=config.base_url, api_key=config.api_key or "benchmark",
+                                    headers=config.headers, timeout=Timeout(config.timeout, config.timeout),
+                                    max_retries=0, http_client=session) as client:
         usage_per_chunk = await _probe(client, config, prompts[0])
         bodies = [_body(config, prompt, usage_per_chunk) for prompt in prompts]
         slots = asyncio.Semaphore(config.max_concurrency) if config.max_concurrency else None
@@ -114,6 +118,7 @@ async def arun(config: BenchConfig, *, prompts: Sequence[Prompt] | None = None, 
         records = [RequestRecord(index, prompt.input_tokens) for index, prompt in enumerate(prompts)]
         offsets = arrival_offsets(len(prompts), config.request_rate, burstiness=config.burstiness,
                                   ramp=config.ramp, rng=random.Random(config.seed))
+        paused = _pause_collector() if config.pause_gc else False
         monitor = LoopMonitor()
         monitor.start()
         origin = time.perf_counter()
@@ -131,20 +136,37 @@ async def arun(config: BenchConfig, *, prompts: Sequence[Prompt] | None = None, 
                 lateness.append(record.arrival - due)
                 tasks.append(asyncio.ensure_future(_in_slot(slots, client, record, body, tally)))
             await asyncio.gather(*tasks)
+            duration = time.perf_counter() - origin
         finally:
+            overhead = monitor.stop()
+            if paused:
+                gc.enable()
             for task in tasks:
                 task.cancel()
             if reporter is not None:
                 reporter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reporter
-        duration = time.perf_counter() - origin
-        overhead = monitor.stop()
     if progress is not None:
         progress(tally.progress(origin))
     if tokenizer is not None:
         _count_output(records, tokenizer)
     return Run(config, records, origin, duration, overhead, lateness, usage_per_chunk, tokenizer)
+
+
+def _pause_collector() -> bool:
+    """Collect, then turn the cyclic garbage collector off for the run (True if it was on).
+
+    With 1,000 streams in flight, a full collection walks every object of every stream:
+    150 ms of CPU measured, the event loop stopped meanwhile and every chunk's arrival
+    time late by as much.  A request leaves less than one object of cyclic garbage
+    (measured), and reference counting frees everything else as before.
+    """
+    if not gc.isenabled():
+        return False
+    gc.collect()
+    gc.disable()
+    return True
 
 
 #: How output tokens were counted when a tokenizer counted them after the run.

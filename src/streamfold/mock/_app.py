@@ -140,6 +140,7 @@ class MockApp:
             await _json(send, 404, _error(f"no route for {method} {path}", "invalid_request_error"))
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = time.monotonic()  # a paced answer's ttft counts from here, as a real server's does
         body = await _read_body(receive)
         try:
             request = orjson.loads(body) if body else {}
@@ -161,7 +162,7 @@ class MockApp:
         if not request.get("stream"):
             await _json(send, 200, _whole(answer.events))
             return
-        await self._stream(config, answer, receive, send)
+        await self._stream(config, answer, receive, send, received)
 
     def _this_time(self, config: MockConfig) -> MockConfig:
         """The config without its faults once they have hit ``fault_times`` requests."""
@@ -173,7 +174,8 @@ class MockApp:
         return dataclasses.replace(config, status=200, retry_after=None, error_after=None, close_after=None,
                                    stall_after=None)
 
-    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send) -> None:
+    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send,
+                      received: float) -> None:
         self.stats.streams_started += 1
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
@@ -185,7 +187,8 @@ class MockApp:
         watcher = asyncio.ensure_future(_watch_disconnect(receive, gone, paced))
         try:
             if paced is not None and answer.plan is not None:
-                self._pacer().start(answer.plan, send, gone, random.Random(config.seed), config.jitter, paced)
+                self._pacer().start(answer.plan, send, gone, random.Random(config.seed), config.jitter, paced,
+                                    since=received)
                 finished = await paced
             elif answer.plan is not None:
                 finished = await self._send_planned(config, answer.plan, send, gone)

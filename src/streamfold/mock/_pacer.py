@@ -70,12 +70,13 @@ class Pacer:
         self._due.clear()
 
     def start(self, plan: Plan, send: Send, gone: asyncio.Event, rng: random.Random, jitter: float,
-              finished: asyncio.Future[bool]) -> None:
-        """Make ``plan``'s writes at their times; ``finished`` gets True when all were made,
+              finished: asyncio.Future[bool], *, since: float | None = None) -> None:
+        """Make ``plan``'s writes at their times, the first delay counted from ``since``
+        (a ``time.monotonic()``; default now); ``finished`` gets True when all were made,
         False when the client left first (whoever sees it leave may settle it: the pacer
         then drops the stream at its next write)."""
         stream = _Paced(plan, send, gone, finished, rng, jitter)
-        stream.due = time.monotonic()
+        stream.due = time.monotonic() if since is None else since
         self._next(stream)
 
     def _next(self, stream: _Paced) -> None:

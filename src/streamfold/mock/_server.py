@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import threading
@@ -133,7 +134,18 @@ CONFIG_ENVIRONMENT = "STREAMFOLD_MOCK_CONFIG"
 def app_from_environment() -> MockApp:
     """The app of one worker process: the config ``serve`` left in the environment."""
     settings = orjson.loads(os.environ.get(CONFIG_ENVIRONMENT, "{}"))
+    _without_pauses()
     return MockApp(MockConfig(**settings))
+
+
+def _without_pauses() -> None:
+    """Turn the cyclic garbage collector off in a process that only serves: a full collection
+    walks every object of every stream in flight (100s of ms at 1,000 streams, every stream's
+    writes held back meanwhile), and an answer leaves almost no cyclic garbage (0.06 objects
+    a request, measured); reference counting frees the rest as before."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
 
 
 def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False,
@@ -141,13 +153,15 @@ def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: in
     """Serve the mock in the foreground until interrupted (``quiet``: no line per request).
 
     ``workers`` > 1 runs that many processes on the same port (uvicorn's supervisor); each
-    keeps its own ``stats`` and counts ``fault_times`` on its own.
+    keeps its own ``stats`` and counts ``fault_times`` on its own.  The cyclic garbage
+    collector is off in the serving processes (see ``_without_pauses``).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning" if quiet else "info",
                                "access_log": not quiet, "lifespan": "off", **_LEAN}
     if workers == 1:
+        _without_pauses()
         _uvicorn().run(MockApp(config), **options)
         return
     os.environ[CONFIG_ENVIRONMENT] = orjson.dumps(dataclasses.asdict(config or MockConfig())).decode()

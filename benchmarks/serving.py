@@ -1,0 +1,453 @@
+"""How much a serving benchmark distorts what it measures: ``streamfold bench`` and a peer
+(AIPerf) side by side against the mock server, whose TTFT and ITL are known.
+
+Run from the repository root::
+
+    python benchmarks/serving.py              # full run (a few minutes)
+    python benchmarks/serving.py --quick      # seconds, streamfold bench alone
+    python benchmarks/serving.py --json serving.json
+
+The mock (``streamfold serve --ttft T --itl I``) runs in its own process on one CPU; each
+harness runs as a user runs it, a command in its own process (AIPerf: its process tree),
+pinned to the other CPU.  At each level the harness keeps that many streams in flight
+(a Poisson arrival rate of ``streams / request duration``, capped at ``streams``; one at a
+time at level 1).  From each harness's own per-request output:
+
+- TTFT error: its measured TTFT minus the configured ``T``, every request;
+- ITL error: each measured inter-token latency minus the configured ``I``;
+- client CPU per chunk: the CPU of the harness's processes over the span from its first
+  request's start to its last request's end (sampled from ``/proc``, interpolated), over
+  the chunks the mock sent in that span (the tokens, the role, finish and usage chunks),
+  and, for streamfold bench, the figure it reports itself;
+- the mock's CPU per chunk over the same span (it must not be the bottleneck).
+
+The machine's own floor is measured too: how late a timerfd timer on each CPU wakes a
+sleeping process (a harness cannot time a chunk better than the machine wakes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__:
+    from . import e2e
+else:  # python benchmarks/serving.py
+    import e2e  # type: ignore[no-redef]
+
+MODEL = "mock-gpt"
+INPUT_TOKENS = 32
+#: Chunks the mock sends per request besides its tokens: the role, the finish and the usage chunk.
+EXTRA_CHUNKS = 3
+OURS = "streamfold bench"
+PEER = "AIPerf"
+SAMPLE_S = 0.1
+RUN_TIMEOUT_S = 900.0
+#: Words the peer's tokenizer knows (the mock's lorem words); others count as one token each.
+_VOCABULARY = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
+               "dolore magna aliqua").split()
+
+
+@dataclass(frozen=True)
+class Level:
+    """Streams in flight, requests sent, and their arrival rate (None: one after another)."""
+
+    streams: int
+    requests: int
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class Mode:
+    ttft: float
+    itl: float
+    tokens: int
+    levels: tuple[Level, ...]
+    peer: bool
+
+    @property
+    def request_s(self) -> float:
+        """How long one request takes at the mock: the TTFT, then an ITL per later token."""
+        return self.ttft + (self.tokens - 1) * self.itl
+
+
+def _levels(ttft: float, itl: float, tokens: int, sequential: int, streams: Sequence[int],
+            rounds: float) -> tuple[Level, ...]:
+    """Level 1 sends ``sequential`` requests one after another; the others ``rounds`` times
+    their streams, at the rate that keeps that many in flight."""
+    duration = ttft + (tokens - 1) * itl
+    return (Level(1, sequential, None),
+            *(Level(n, int(n * rounds), n / duration) for n in streams))
+
+
+FULL = Mode(0.1, 0.1, 40, _levels(0.1, 0.1, 40, 6, (256, 1024), 3.0), peer=True)
+QUICK = Mode(0.02, 0.01, 6, _levels(0.02, 0.01, 6, 3, (8,), 2.0), peer=False)
+
+
+# -- measuring CPU from /proc ----------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of process ``pid`` and its descendants alive now."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        total += e2e._process_cpu_s(current) or 0.0
+        pending += _children(current)
+    return total
+
+
+class Sampler(threading.Thread):
+    """Samples the CPU of a process tree (and of the server) every ``SAMPLE_S`` seconds, with
+    the monotonic and the wall clock, until stopped."""
+
+    def __init__(self, pid: int, server_pid: int) -> None:
+        super().__init__(daemon=True)
+        self._pid, self._server = pid, server_pid
+        self.samples: list[tuple[float, float, float]] = []  # (monotonic, client CPU s, server CPU s)
+        self.wall_offset = time.time() - time.monotonic()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.samples.append((time.monotonic(), tree_cpu_s(self._pid), e2e._process_cpu_s(self._server) or 0.0))
+            if self._stop_event.wait(SAMPLE_S):
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def cpu_between(self, start: float, end: float) -> tuple[float, float] | None:
+        """(client, server) CPU seconds between two monotonic times, interpolated; None when
+        the samples do not cover the span."""
+        if len(self.samples) < 2 or not self.samples[0][0] <= start < end <= self.samples[-1][0]:
+            return None
+        return (_at(self.samples, end, 1) - _at(self.samples, start, 1),
+                _at(self.samples, end, 2) - _at(self.samples, start, 2))
+
+
+def _at(samples: list[tuple[float, float, float]], moment: float, column: int) -> float:
+    for earlier, later in zip(samples, samples[1:]):
+        if earlier[0] <= moment <= later[0]:
+            share = (moment - earlier[0]) / (later[0] - earlier[0]) if later[0] > earlier[0] else 0.0
+            return earlier[column] + (later[column] - earlier[column]) * share
+    return samples[-1][column]
+
+
+# -- the harnesses -----------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """One harness run: TTFT and ITL samples (ms), the span of its requests (monotonic),
+    requests done and failed, and anything the harness reported about itself."""
+
+    ttfts_ms: list[float]
+    itls_ms: list[float]
+    span: tuple[float, float]
+    completed: int
+    failed: int
+    own: dict[str, Any]
+
+
+def _ours_command(base_url: str, mode: Mode, level: Level, result: Path) -> list[str]:
+    command = [sys.executable, "-m", "streamfold", "bench", "--base-url", base_url, "--model", MODEL,
+               "--num-prompts", str(level.requests), "--input-len", str(INPUT_TOKENS), "--output-len",
+               str(mode.tokens), "--max-concurrency", str(level.streams), "--result-json", str(result), "--quiet"]
+    if level.rate is not None:
+        command += ["--request-rate", repr(level.rate)]
+    return command
+
+
+def _ours_result(result: Path) -> Measured:
+    data = json.loads(result.read_text())
+    ok = [i for i, error in enumerate(data["errors"]) if not error]
+    starts = [data["start_times"][i] for i in ok]
+    ends = [data["start_times"][i] + data["latencies"][i] for i in ok]
+    cost = data["client_overhead"]
+    return Measured([data["ttfts"][i] * 1000 for i in ok], [gap * 1000 for i in ok for gap in data["itls"][i]],
+                    (min(starts), max(ends)) if ok else (0.0, 0.0), data["completed"], data["failed"],
+                    {"self_cpu_us_per_chunk": cost["cpu_us_per_chunk"], "busy": cost["busy"],
+                     "p99_loop_lag_ms": cost["p99_loop_lag_ms"], "warnings": data["warnings"]})
+
+
+def peer_available() -> bool:
+    """Whether AIPerf and the tokenizers library it brings are installed."""
+    return e2e._importable("aiperf") and e2e._importable("tokenizers")
+
+
+def write_tokenizer(directory: Path) -> Path:
+    """A small word-level Hugging Face tokenizer on disk, for AIPerf's prompt counting (it
+    needs one, and none can be downloaded here): each known word a token, others ``[UNK]``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    vocabulary = {"[UNK]": 0, **{word: number for number, word in enumerate(_VOCABULARY, 1)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocabulary, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")  # joins the words with spaces
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(directory / "tokenizer.json"))
+    (directory / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "model_max_length": 1_000_000}))
+    return directory
+
+
+def _peer_command(base_url: str, mode: Mode, level: Level, artifacts: Path, tokenizer: Path) -> list[str]:
+    command = [sys.executable, "-m", "aiperf", "profile", "--model", MODEL, "--url", base_url.removesuffix("/v1"),
+               "--endpoint-type", "chat", "--streaming", "--tokenizer", str(tokenizer), "--concurrency",
+               str(level.streams), "--request-count", str(level.requests), "--isl", str(INPUT_TOKENS), "--osl",
+               str(mode.tokens), "--use-server-token-count", "--ui-type", "none", "--artifact-dir", str(artifacts)]
+    if level.rate is not None:
+        command += ["--request-rate", repr(level.rate), "--arrival-pattern", "poisson"]
+    return command
+
+
+def _peer_result(artifacts: Path, wall_offset: float) -> Measured:
+    ttfts, itls, starts, ends = [], [], [], []
+    completed = failed = 0
+    for line in (artifacts / "profile_export.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        metrics, meta = record.get("metrics") or {}, record.get("metadata") or {}
+        if "time_to_first_token" not in metrics or record.get("error"):
+            failed += 1
+            continue
+        completed += 1
+        ttfts.append(metrics["time_to_first_token"]["value"])
+        itls += metrics.get("inter_chunk_latency", {}).get("value") or []
+        starts.append(meta["request_start_ns"] / 1e9 - wall_offset)
+        ends.append(meta["request_end_ns"] / 1e9 - wall_offset)
+    return Measured(ttfts, itls, (min(starts), max(ends)) if starts else (0.0, 0.0), completed, failed, {})
+
+
+def _run_harness(command: list[str], cpu: int | None, server: e2e.Server, env: dict[str, str] | None = None
+                 ) -> Sampler:
+    """Run ``command`` pinned to ``cpu`` while sampling its CPU; raise if it fails."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                   preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None)
+        sampler = Sampler(process.pid, server.process.pid)
+        sampler.start()
+        try:
+            status = process.wait(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            status = -9
+        finally:
+            sampler.stop()
+        if status != 0:
+            log.seek(0)
+            tail = log.read().decode("utf-8", "replace").strip()[-1500:]
+            raise RuntimeError(f"exit status {status}: {tail}")
+    return sampler
+
+
+def _percentiles(values: Sequence[float], points: Sequence[float]) -> dict[str, float | None]:
+    from streamfold.bench._metrics import percentile, percentile_name
+
+    ordered = sorted(values)
+    return {percentile_name(p): percentile(ordered, p) if ordered else None for p in points}
+
+
+def _row(harness: str, mode: Mode, level: Level, measured: Measured | None, sampler: Sampler | None,
+         status: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"harness": harness, "streams": level.streams, "requests": level.requests,
+                           "rate": level.rate, "status": status}
+    if measured is None or sampler is None:
+        return row
+    ttft_errors = [value - mode.ttft * 1000 for value in measured.ttfts_ms]
+    itl_errors = [value - mode.itl * 1000 for value in measured.itls_ms]
+    chunks = measured.completed * (mode.tokens + EXTRA_CHUNKS)
+    cpu = sampler.cpu_between(*measured.span) if measured.completed else None
+    span_s = measured.span[1] - measured.span[0]
+    row.update(
+        completed=measured.completed, failed=measured.failed, span_s=span_s,
+        ttft_error_ms=_percentiles(ttft_errors, (1, 50, 99)),
+        itl_error_ms=_percentiles(itl_errors, (1, 50, 99)),
+        itl_abs_error_ms=_percentiles([abs(e) for e in itl_errors], (50, 99)),
+        client_us_per_chunk=cpu[0] / chunks * 1e6 if cpu and chunks else None,
+        client_busy=cpu[0] / span_s if cpu and span_s > 0 else None,
+        server_us_per_chunk=cpu[1] / chunks * 1e6 if cpu and chunks else None,
+        **measured.own,
+    )
+    return row
+
+
+def timer_floor(cpu: int | None, seconds: float = 2.0) -> dict[str, float]:
+    """How late (µs) a ``PreciseTimer`` wakes this process on ``cpu``, every 10 ms for ``seconds``."""
+    import streamfold
+    from streamfold._timer import PreciseTimer
+
+    async def probe() -> list[float]:
+        loop = asyncio.get_running_loop()
+        late: list[float] = []
+        finished = loop.create_future()
+        due = [time.monotonic() + 0.01]
+
+        def fired() -> None:
+            late.append(time.monotonic() - due[0])
+            if len(late) * 0.01 >= seconds:
+                finished.set_result(None)
+                return
+            due[0] = time.monotonic() + 0.01
+            timer.at(due[0])
+
+        timer = PreciseTimer(loop, fired)
+        timer.at(due[0])
+        await finished
+        timer.close()
+        return late
+
+    with e2e._pinned(cpu):
+        late = streamfold.run(probe())
+    return {key: value * 1e6 for key, value in _percentiles(late, (50, 99)).items() if value is not None}
+
+
+def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: bool | None = None) -> dict[str, Any]:
+    """Run the section (see the module docstring); ``peer`` forces the peer on or off."""
+    mode = QUICK if quick else FULL
+    with_peer = mode.peer if peer is None else peer
+    pinned = e2e.cpus()
+    server_cpu, client_cpu = pinned if pinned else (None, None)
+    began = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    floors = {"server_cpu": timer_floor(server_cpu, 0.5 if quick else 2.0),
+              "client_cpu": timer_floor(client_cpu, 0.5 if quick else 2.0)}
+    peer_status = None if not with_peer else (None if peer_available() else "skipped: aiperf is not installed")
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    with tempfile.TemporaryDirectory() as scratch_name, e2e._pinned(server_cpu):
+        scratch = Path(scratch_name)
+        tokenizer = write_tokenizer(scratch / "tokenizer") if with_peer and peer_status is None else None
+        for level in mode.levels:
+            harnesses = [OURS] + ([PEER] if with_peer else [])
+            for harness in harnesses:
+                if harness == PEER and peer_status is not None:
+                    rows.append(_row(harness, mode, level, None, None, peer_status))
+                    continue
+                with e2e._running_server(mode.tokens, mode.itl, ttft=mode.ttft, cpu=server_cpu) as server:
+                    rows.append(_measure(harness, mode, level, server, client_cpu, scratch, tokenizer))
+                progress(_describe(rows[-1], time.perf_counter() - began))
+    return {"quick": quick, "ttft_s": mode.ttft, "itl_s": mode.itl, "tokens": mode.tokens,
+            "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
+            "timer_floor_us": floors, "load_average": load_before, "rows": rows,
+            "peer_version": _version("aiperf"), "wall_s": time.perf_counter() - began}
+
+
+def _measure(harness: str, mode: Mode, level: Level, server: e2e.Server, cpu: int | None, scratch: Path,
+             tokenizer: Path | None) -> dict[str, Any]:
+    where = scratch / f"{harness.split()[0]}-{level.streams}"
+    try:
+        if harness == OURS:
+            result = where.with_suffix(".json")
+            sampler = _run_harness(_ours_command(server.base_url, mode, level, result), cpu, server)
+            measured = _ours_result(result)
+        else:
+            assert tokenizer is not None
+            env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_HUB_OFFLINE",
+                                                                                          "TRANSFORMERS_OFFLINE"))}
+            sampler = _run_harness(_peer_command(server.base_url, mode, level, where, tokenizer), cpu, server, env)
+            measured = _peer_result(where, sampler.wall_offset)
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        return _row(harness, mode, level, None, None, f"failed: {type(exc).__name__}: {exc}"[:600])
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    return _row(harness, mode, level, measured, sampler, "ok")
+
+
+def _version(name: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
+
+
+def _describe(row: dict[str, Any], elapsed: float) -> str:
+    head = f"[serving {elapsed:6.1f} s] {row['harness']} x{row['streams']}"
+    if row["status"] != "ok":
+        return f"{head}: {row['status']}"
+    return (f"{head}: TTFT error p99 {_fmt(row['ttft_error_ms']['p99'])} ms, |ITL error| p99 "
+            f"{_fmt(row['itl_abs_error_ms']['p99'])} ms, client {_fmt(row['client_us_per_chunk'], 1)} µs/chunk")
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The section as Markdown: the setting, the machine's floor, one row per harness and level."""
+    pinned = result.get("pinned")
+    where = (f"mock on CPU {pinned['server_cpu']}, each harness on CPU {pinned['client_cpu']}" if pinned
+             else "not pinned (fewer than two CPUs)")
+    floor = result["timer_floor_us"]
+    load = result.get("load_average")
+    lines = [f"Mock: TTFT {result['ttft_s'] * 1000:g} ms, ITL {result['itl_s'] * 1000:g} ms, {result['tokens']} "
+             f"tokens a request; {where}; load average before the run "
+             f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}.  The machine's floor, a timerfd waking "
+             f"a sleeping process: p50 / p99 {_fmt(floor['server_cpu'].get('p50'), 0)} / "
+             f"{_fmt(floor['server_cpu'].get('p99'), 0)} µs on the mock's CPU, "
+             f"{_fmt(floor['client_cpu'].get('p50'), 0)} / {_fmt(floor['client_cpu'].get('p99'), 0)} µs on the "
+             f"harness's.", "",
+             "| harness | streams | requests | TTFT error p50 / p99 ms | ITL error p1 / p50 / p99 ms "
+             "| abs ITL error p99 ms | client µs / chunk | client busy | mock µs / chunk |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for row in result["rows"]:
+        lead = f"| {row['harness']} | {row['streams']:,} | {row['requests']:,} "
+        if row["status"] != "ok":
+            lines.append(lead + f"| {row['status']} | | | | | |")
+            continue
+        ttft, itl = row["ttft_error_ms"], row["itl_error_ms"]
+        own = (f" (itself: {_fmt(row['self_cpu_us_per_chunk'], 1)})" if row.get("self_cpu_us_per_chunk") is not None
+               else "")
+        failed = f", {row['failed']} failed" if row["failed"] else ""
+        lines.append(lead + f"| {_fmt(ttft['p50'])} / {_fmt(ttft['p99'])} "
+                     f"| {_fmt(itl['p1'])} / {_fmt(itl['p50'])} / {_fmt(itl['p99'])} "
+                     f"| {_fmt(row['itl_abs_error_ms']['p99'])} | {_fmt(row['client_us_per_chunk'], 1)}{own} "
+                     f"| {_fmt(row['client_busy'] * 100 if row['client_busy'] is not None else None, 0)}%{failed} "
+                     f"| {_fmt(row['server_us_per_chunk'], 1)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="short runs, streamfold bench alone (seconds)")
+    parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=None,
+                        help="run AIPerf too (default: in the full run)")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    args = parser.parse_args(argv)
+    result = run(quick=args.quick, peer=args.peer, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
