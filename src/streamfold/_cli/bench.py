@@ -158,6 +158,8 @@ def config_from(args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {}
     if args.percentiles:
         options["percentiles"] = args.percentiles
+    if args.ramp is not None and args.request_rate != math.inf:
+        raise UsageError("give --request-rate or --ramp, not both")
     output_len = args.output_len if args.output_len is not None else (128 if args.dataset == "random" else None)
     try:
         return BenchConfig(
@@ -169,7 +171,7 @@ def config_from(args: argparse.Namespace) -> Any:
             timeout=args.timeout, **options,
         )
     except ValueError as exc:
-        raise UsageError(str(exc).replace("request_rate", "--request-rate").replace("a ramp", "--ramp")) from None
+        raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

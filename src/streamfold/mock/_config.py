@@ -78,6 +78,9 @@ class MockConfig:
         for name in ("ttft", "itl", "jitter"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("usage", "continuous_usage"):
+            if getattr(self, name) not in (None, True, False):
+                raise ValueError(f"{name} must be true, false or null, got {getattr(self, name)!r}")
         if self.provider not in SHAPES:
             raise ValueError(f"provider must be one of {', '.join(SHAPES)}, got {self.provider!r}")
         if self.fault_times is not None and self.fault_times < 0:
