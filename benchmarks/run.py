@@ -5,7 +5,8 @@ Sections: ``decoders`` (every contender on five corpora, two ways of reading), `
 memory) and ``e2e`` (whole requests against the mock server over loopback, server and
 clients pinned to separate CPUs: 256 and 1,024 streams in flight with no delay between
 chunks, 1,024 at 20 ms; and the mock server's CPU per chunk before and after it was made
-cheap).  The speed targets (``targets.py``) are judged on the run's ratios and printed
+cheap) and ``serving`` (the distortion of ``streamfold bench`` and of AIPerf, side by side,
+against the mock at 1, 256 and 1,024 streams).  The speed targets (``targets.py``) are judged on the run's ratios and printed
 last.  A full run writes
 ``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
 the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
@@ -42,7 +43,16 @@ def _e2e() -> Any:
         import e2e  # type: ignore[no-redef]
     return e2e
 
-SECTIONS = ("decoders", "framing", "scaling", "e2e")
+
+def _serving() -> Any:
+    """The serving benchmark's section (imported when it runs)."""
+    if __package__:
+        from . import serving
+    else:
+        import serving  # type: ignore[no-redef]
+    return serving
+
+SECTIONS = ("decoders", "framing", "scaling", "e2e", "serving")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -59,8 +69,10 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         elif name == "scaling":
             results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
                              else scaling.run(progress=progress))
-        else:
+        elif name == "e2e":
             results[name] = _e2e().run(quick=quick, progress=progress)
+        else:
+            results[name] = _serving().run(quick=quick, progress=progress)
         results["seconds"][name] = round(time.perf_counter() - started, 1)
         progress(f"[{name}] done in {results['seconds'][name]:.0f} s")
     results["headline"] = headline(results)
@@ -117,6 +129,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
     if "e2e" in results:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
+    if "serving" in results:
+        lines += ["### Serving benchmark: distortion against the mock\n", _serving().markdown(results["serving"])]
     lines += ["### Targets\n", targets.markdown(results["targets"])]
     return "\n".join(lines)
 

@@ -70,7 +70,28 @@ def _decoder_targets() -> Iterator[Target]:
     yield Target("peak memory while feeding the largest stream / folded text", 2.0, True, _memory_x_text)
 
 
-TARGETS: list[Target] = list(_decoder_targets())
+def _serving(streams: int, field: str, point: str) -> Callable[[dict[str, Any]], float | None]:
+    """A percentile of streamfold bench's error at a level of the serving section."""
+    def read(results: dict[str, Any]) -> float | None:
+        for row in results.get("serving", {}).get("rows", []):
+            if row["harness"] == "streamfold bench" and row["streams"] == streams and row["status"] == "ok":
+                value: float | None = row[field][point]
+                return value
+        return None
+
+    return read
+
+
+def _serving_targets() -> Iterator[Target]:
+    # against the mock, whose TTFT and ITL are known: what the harness adds stays under 1 ms at p99
+    for streams in (1, 256, 1024):
+        yield Target(f"streamfold bench TTFT error p99, ms ({streams} streams)", 1.0, True,
+                     _serving(streams, "ttft_error_ms", "p99"))
+        yield Target(f"streamfold bench |ITL error| p99, ms ({streams} streams)", 1.0, True,
+                     _serving(streams, "itl_abs_error_ms", "p99"))
+
+
+TARGETS: list[Target] = [*_decoder_targets(), *_serving_targets()]
 
 
 def judge(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,83 @@
+"""The serving benchmark's section (benchmarks/serving.py): a quick run, and the pieces that
+read the peer's output and the CPU samples (no speed is asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import serving  # noqa: E402
+
+
+def test_quick_section_measures_streamfold_bench_against_the_mock(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    out = tmp_path / "serving.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "serving.py"), "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert [(row["harness"], row["streams"]) for row in rows] == [("streamfold bench", 1), ("streamfold bench", 8)]
+    for row in rows:
+        assert row["status"] == "ok" and row["completed"] == row["requests"] and row["failed"] == 0
+        # the mock waits at least TTFT after the request reached it, which is after it was sent
+        assert row["ttft_error_ms"]["p1"] >= 0
+        assert row["client_us_per_chunk"] > 0 and row["server_us_per_chunk"] > 0
+        assert row["self_cpu_us_per_chunk"] > 0
+    assert set(result["timer_floor_us"]) == {"server_cpu", "client_cpu"}
+    assert "| streamfold bench | 8 |" in proc.stdout and "TTFT error p50 / p99 ms" in proc.stdout
+
+
+def test_the_peers_records_are_read_as_it_wrote_them(tmp_path: Path) -> None:
+    def line(ttft: float, chunks: list[float], start: int, end: int, **extra: object) -> str:
+        return json.dumps({"metadata": {"request_start_ns": start, "request_end_ns": end},
+                           "metrics": {"time_to_first_token": {"value": ttft, "unit": "ms"},
+                                       "inter_chunk_latency": {"value": chunks, "unit": "ms"}}, **extra})
+
+    (tmp_path / "profile_export.jsonl").write_text("\n".join([
+        line(101.5, [100.2, 99.9], 10_000_000_000, 10_400_000_000),
+        line(100.7, [100.1], 10_100_000_000, 10_500_000_000),
+        json.dumps({"metadata": {"request_start_ns": 1, "request_end_ns": 2}, "metrics": {},
+                    "error": {"message": "boom"}}),
+    ]) + "\n")
+    measured = serving._peer_result(tmp_path, wall_offset=9.0)
+    assert measured.ttfts_ms == [101.5, 100.7] and measured.itls_ms == [100.2, 99.9, 100.1]
+    assert (measured.completed, measured.failed) == (2, 1)
+    assert measured.span == pytest.approx((1.0, 1.5))  # wall-clock seconds less the offset: monotonic
+
+
+def test_cpu_between_two_moments_is_interpolated() -> None:
+    sampler = serving.Sampler(0, 0)
+    sampler.samples = [(0.0, 0.0, 0.0), (1.0, 0.5, 0.1), (2.0, 0.7, 0.3)]
+    assert sampler.cpu_between(0.5, 1.5) == pytest.approx((0.35, 0.15))
+    assert sampler.cpu_between(0.5, 2.5) is None  # not covered by the samples
+
+
+def test_rows_give_errors_against_the_configured_latencies() -> None:
+    mode = serving.Mode(0.1, 0.05, 4, (), peer=False)
+    level = serving.Level(2, 2, None)
+    measured = serving.Measured([100.5, 101.0], [50.0, 49.5, 50.5, 51.0, 50.2, 50.0], (0.0, 1.0), 2, 0, {})
+    sampler = serving.Sampler(0, 0)
+    sampler.samples = [(0.0, 0.0, 0.0), (1.0, 0.014, 0.007)]
+    row = serving._row("x", mode, level, measured, sampler, "ok")
+    assert row["ttft_error_ms"]["p50"] == pytest.approx(0.75)
+    assert row["itl_error_ms"]["p50"] == pytest.approx(0.1)
+    assert row["itl_abs_error_ms"]["p99"] == pytest.approx(0.975)  # 0.5 + (1.0 - 0.5) * 0.95
+    assert row["client_us_per_chunk"] == pytest.approx(0.014 / 14 * 1e6)  # 2 requests x (4 tokens + 3 chunks)
+    assert row["server_us_per_chunk"] == pytest.approx(500.0) and row["client_busy"] == pytest.approx(0.014)
+
+
+def test_the_peers_tokenizer_is_written_to_disk(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers")
+    transformers = pytest.importorskip("transformers")
+    directory = serving.write_tokenizer(tmp_path / "tok")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory))
+    ids = tokenizer("lorem ipsum river")["input_ids"]
+    assert len(ids) == 3 and tokenizer.decode(ids) == "lorem ipsum [UNK]"
