@@ -68,10 +68,10 @@ cdef class _Choice:
                 continue
             key = _key(<object>k)
             if key == K_CONTENT or key == K_REFUSAL:
-                current = logprobs[<object>k]
+                current = <object>PyDict_GetItem(logprobs, "content" if key == K_CONTENT else "refusal")
                 if current is None:
                     current = list(<object>v)
-                    logprobs[<object>k] = current
+                    logprobs["content" if key == K_CONTENT else "refusal"] = current
                 else:
                     (<list>current).extend(<object>v)
                 if events is not None and <object>v:
