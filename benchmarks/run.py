@@ -2,8 +2,11 @@
 
 Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``framing``
 (SSE decoding alone against httpx-sse), ``scaling`` (1,000 to 1,000,000 chunks, peak
-memory) and ``e2e`` (whole requests against the mock server over loopback).  The speed
-targets (``targets.py``) are judged on the run's ratios and printed last.  A full run writes
+memory) and ``e2e`` (whole requests against the mock server over loopback, server and
+clients pinned to separate CPUs: 256 and 1,024 streams in flight with no delay between
+chunks, 1,024 at 20 ms; and the mock server's CPU per chunk before and after it was made
+cheap).  The speed targets (``targets.py``) are judged on the run's ratios and printed
+last.  A full run writes
 ``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
 the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
 (default ``benchmarks/results``).  ``--quick`` runs tiny sizes in seconds and writes nothing
@@ -86,17 +89,19 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def e2e_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
-    """Client CPU per chunk of each contender over the streamfold client's, at each level."""
+    """Client CPU per chunk of each contender over the streamfold client's, at each setting
+    and level, and the mock server's CPU per chunk before and after."""
     found: dict[str, float | None] = {}
     if not section:
         return found
-    rows = [r for r in section["rows"] if r["status"] == "ok"]
-    for level in sorted({r["concurrency"] for r in rows}):
-        ours = next((r for r in rows if r["concurrency"] == level and r["contender"] == "streamfold AsyncClient"), None)
-        for row in rows:
-            if row["concurrency"] == level and ours is not None and row is not ours:
-                key = f"e2e_cpu_x_{row['contender']}_at_{level}".replace(" ", "_")
-                found[key] = row["client_cpu_s_per_1000_chunks"] / ours["client_cpu_s_per_1000_chunks"]
+    for (setting, level), cell in _e2e().ratios(section).items():
+        for contender, ratio in cell.items():
+            if contender != _e2e().BASELINE:
+                found[f"e2e_cpu_x_{contender}_{setting}_at_{level}".replace(" ", "_")] = ratio
+    server = {(row["contender"].split(":")[0], row["setting"]): row["server_us_per_chunk"]
+              for row in section.get("server_rows", []) if row["status"] == "ok"}
+    for (version, setting), us in server.items():
+        found[f"e2e_server_us_per_chunk_{version}_{setting}".replace(" ", "_")] = us
     return found
 
 

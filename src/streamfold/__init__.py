@@ -3,10 +3,11 @@
 ``fold(bytes_or_iterable)`` turns a whole Server-Sent Events stream into one
 ``chat.completion`` dict; ``ChatAccumulator`` does it incrementally; ``SSEDecoder``
 frames raw bytes into events; ``Client`` / ``AsyncClient`` stream chat completions over
-httpx straight into the accumulator.  ``IMPLEMENTATION`` says whether the Cython core
-("cython") or the pure-Python twin ("python") is in use.  ``streamfold.mock`` (the mock
-server: ``MockServer``, ``MockConfig``) is imported on first use, so ``import streamfold``
-stays light; ``streamfold.openai`` (the drop-in for the official client) is imported as
+httpx / aiohttp straight into the accumulator, and ``run`` runs a coroutine on uvloop
+when it is installed.  ``IMPLEMENTATION`` says whether the Cython core ("cython") or the
+pure-Python twin ("python") is in use.  ``streamfold.mock`` (the mock server:
+``MockServer``, ``MockConfig``) is imported on first use, so ``import streamfold`` stays
+light; ``streamfold.openai`` (the drop-in for the official client) is imported as
 ``from streamfold.openai import ...``.
 """
 
@@ -14,6 +15,7 @@ import importlib
 from types import ModuleType
 
 from ._api import afold, aiter_events, fold, iter_events
+from ._run import run
 from .client import (
     APIConnectionError,
     APIError,
@@ -106,4 +108,5 @@ __all__ = [
     "aiter_events",
     "fold",
     "iter_events",
+    "run",
 ]
