@@ -203,6 +203,17 @@ class _StreamBase:
                         break
         return events
 
+    def _feed_text(self, piece: bytes) -> list[str]:
+        """``text()``'s fold of one read: the text of its content deltas.  Events are built
+        only until the first content (to time it); then no event is built at all."""
+        stats = self.stats
+        if stats.time_to_first_content is None:
+            return [event.delta for event in self._feed(piece) if event.type == "content.delta"]  # type: ignore[attr-defined]
+        stats.bytes += len(piece)
+        texts: list[str] = self._acc.feed_text(piece)
+        stats.chunks = self._acc.chunks
+        return texts
+
     def _lost(self, exc: BaseException) -> IncompleteStreamError:
         """The connection failed mid-body: the stream is incomplete (never retried)."""
         what = "timed out" if self._transport.is_timeout(exc) else "was lost"
@@ -517,9 +528,8 @@ class AsyncChatStream(_StreamBase):
                 if self._expired:
                     raise self._timed_out()
                 if text_only:
-                    for event in self._feed(piece):
-                        if event.type == "content.delta":
-                            yield event.delta  # type: ignore[attr-defined]
+                    for text in self._feed_text(piece):
+                        yield text
                 else:
                     for event in self._feed(piece):
                         yield event
