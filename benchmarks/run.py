@@ -16,6 +16,7 @@ unless ``--out`` is given.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import corpora, decoders, framing, report, scaling, targets
+    from . import corpora, decoders, framing, readme, report, scaling, targets
 else:  # python benchmarks/run.py
     import corpora  # type: ignore[no-redef]
     import decoders  # type: ignore[no-redef]
     import framing  # type: ignore[no-redef]
+    import readme  # type: ignore[no-redef]
     import report  # type: ignore[no-redef]
     import scaling  # type: ignore[no-redef]
     import targets  # type: ignore[no-redef]
@@ -48,7 +50,8 @@ RESULTS = Path(__file__).parent / "results"
 
 def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None]) -> dict[str, Any]:
     """Run the sections asked for; returns every figure."""
-    results: dict[str, Any] = {"machine": report.machine(), "quick": quick, "seconds": {}}
+    results: dict[str, Any] = {"machine": report.machine(), "quick": quick, "date": datetime.date.today().isoformat(),
+                               "seconds": {}}
     for name in sections:
         started = time.perf_counter()
         progress(f"[{name}] ...")
@@ -127,7 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     parser.add_argument("--out", type=Path, help="directory for results.json, results.md and the charts "
                         "(default: benchmarks/results for a full run, none for --quick)")
+    parser.add_argument("--readme", action="store_true",
+                        help="write README.md's figures from benchmarks/results/results.json (the committed run) and stop")
     args = parser.parse_args(argv)
+    if args.readme:
+        readme.update(json.loads((RESULTS / "results.json").read_text()))
+        print(f"wrote the figures of {readme.README} from {RESULTS / 'results.json'}", file=sys.stderr)
+        return 0
     out = args.out if args.out is not None else (None if args.quick else RESULTS)
 
     def progress(line: str) -> None:
