@@ -1,0 +1,492 @@
+"""Which events a chunk gives, in which order: openai-python's sequence, or streamfold's.
+
+The core folds every chunk and reports what it added (``streamfold._events``: text pieces
+with the accumulating text behind them, tool-call fragments, logprobs, and done events
+when a choice finishes).  A sequencer turns one chunk's core events into the drop-in's
+events (``_events``):
+
+- ``OpenAISequence`` (the default) gives exactly the events openai-python's
+  ``ChatCompletionStreamState`` gives for the chunk: a delta event for every text member
+  present in the delta (an empty string too), one for every tool-call fragment, and the
+  done events at the moments openai fires them (a choice's text is done when its first
+  tool call starts or when it finishes; a tool call is done when the next one starts or
+  the choice finishes).
+- ``FixedSequence`` (``fixes=True``) gives the core's events as they are: no delta for an
+  empty string, done events once per choice when it finishes (for every choice of
+  ``n > 1``, each call complete however the calls were interleaved), ``reasoning.*``.
+
+Both record what the done events parsed (content into ``response_format``, arguments into
+the tool's model), which the completion snapshots then show, as openai's do; and both
+build the completion dicts (``completion``).  In openai's sequence the snapshot also sets
+the same members openai's does (its messages are rebuilt from a full dump on every chunk
+after the first, while a first chunk sets only what it sent), so that ``to_dict()`` and
+``to_json()``, which leave unset members out, list the same ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .._errors import TRUNCATED
+from . import _events as ev
+from ._convert import CALL_FIELDS, FUNCTION_FIELDS, MESSAGE_FIELDS, Tools, parse_content, partial_json
+
+
+class _Call:
+    """One tool call of a choice, as the events see it (by its ``index``)."""
+
+    __slots__ = ("name", "type", "text", "length", "appearance", "keys", "function_keys", "partial")
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.type = ""
+        self.text: Any = None  # the accumulating arguments (None: none yet)
+        self.length = 0
+        self.appearance = 0  # the choice's appearance (1, 2...) whose chunk began the call
+        self.keys: set[str] = set()  # members its fragments sent (as openai sets them, until rebuilt)
+        self.function_keys: set[str] = set()
+        self.partial = False  # openai parsed its arguments partially (a strict tool, after the first chunk)
+
+
+class _Choice:
+    """What openai-python's per-choice event state tracks, and where each text is."""
+
+    __slots__ = ("content", "content_length", "refusal", "refusal_length", "refusal_seen", "logprobs",
+                 "logprobs_content", "logprobs_refusal", "finish_reason", "content_done", "refusal_done",
+                 "logprobs_content_done", "logprobs_refusal_done", "calls", "current_call", "done_calls",
+                 "appearances", "first_keys", "later", "choice_keys")
+
+    def __init__(self) -> None:
+        self.content: Any = None  # the accumulating content (None: nothing but empty strings yet)
+        self.content_length = 0
+        self.refusal: Any = None
+        self.refusal_length = 0
+        self.refusal_seen = False  # a refusal string (maybe empty) has arrived: openai's refusal is not None
+        self.logprobs: list[Any] = []  # this chunk's logprobs delta events of the core
+        self.logprobs_content: tuple[list[Any], int] | None = None  # (entries, length), once a list arrived
+        self.logprobs_refusal: tuple[list[Any], int] | None = None
+        self.finish_reason: Any = None
+        self.content_done = self.refusal_done = False
+        self.logprobs_content_done = self.logprobs_refusal_done = False
+        self.calls: dict[Any, _Call] = {}
+        self.current_call: Any = None
+        self.done_calls: set[Any] = set()
+        self.appearances = 0  # chunks it was in
+        self.first_keys: set[str] = set()  # its first delta's members
+        self.later = False  # its last chunk was not the stream's first (openai parses only then)
+        self.choice_keys: set[str] = set()  # its members openai's snapshot sets
+
+
+def _name_merge(current: str, new: Any) -> str:
+    """A call's name as the fold merges it (first non-empty; a resend ignored; else appended)."""
+    if not new or new == current or not isinstance(new, str):
+        return current
+    return current + new if current else new
+
+
+def _unset(members: dict[str, Any], sent: set[str]) -> None:
+    """Leave out the null members that were not sent (openai's model leaves them unset)."""
+    for key in [key for key, value in members.items() if value is None and key not in sent]:
+        del members[key]
+
+
+def _piece(arguments: Any) -> str:
+    if type(arguments) is str:
+        return arguments
+    return "" if arguments is None else orjson.dumps(arguments).decode()
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+_UNSET: Any = object()
+
+
+class _Sequence:
+    def __init__(self, state: Any, response_format: Any, tools: Tools) -> None:
+        self.state = state
+        self.format = response_format  # a type to parse content into, or None
+        self.tools = tools
+        #: content.done's parse result by choice index, and arguments.done's by (choice, position)
+        self.parsed: dict[int, Any] = {}
+        self.parsed_calls: dict[tuple[int, int], Any] = {}
+
+    def completion(self, folded: dict[str, Any], *, final: bool, unparsed: frozenset[int] = frozenset()
+                   ) -> dict[str, Any]:
+        """The members of openai's completion model for a folded completion (changed in place).
+
+        A snapshot (``final=False``) holds, as openai's does, each choice's content parsed
+        as partial JSON (``response_format`` given), or what its ``content.done`` parsed,
+        and each call's arguments parsed as partial JSON (strict tools), or what its
+        ``arguments.done`` parsed.  The final completion parses everything in full, as
+        openai's ``get_final_completion()`` does, except the choices in ``unparsed`` (cut
+        short: their JSON is unfinished).  Tool calls keep their ``index``, as openai's do.
+        """
+        self._shape_top(folded)
+        for choice in folded["choices"]:
+            index = choice["index"]
+            self._shape_choice(index, choice)
+            message = choice["message"]
+            calls = message.get("tool_calls") or ()
+            for position, call in enumerate(calls):
+                call["index"] = position
+            if final:
+                self._shape_message(index, message)
+                skip = index in unparsed
+                content = message.get("content")
+                message["parsed"] = (parse_content(self.format, content) if self.format is not None and not skip
+                                     and type(content) is str and content and not message.get("refusal") else None)
+                for call in calls:
+                    function = call["function"]
+                    function["parsed_arguments"] = None if skip else self.tools.parse(function["name"],
+                                                                                       function["arguments"])
+                message["tool_calls"] = calls or None
+            else:
+                self._snapshot_message(index, message)
+        return folded
+
+    def _shape_top(self, folded: dict[str, Any]) -> None:
+        """Which top-level members are set (openai's sequence: as openai sets them)."""
+
+    def _shape_choice(self, index: int, choice: dict[str, Any]) -> None:
+        """Which choice members are set (openai's sequence: as openai sets them)."""
+
+    def _shape_message(self, index: int, message: dict[str, Any]) -> None:
+        """Which message and tool-call members are set (openai's sequence: as openai sets them)."""
+
+    def _snapshot_message(self, index: int, message: dict[str, Any]) -> None:
+        """A message as the snapshot shows it: ``parsed`` and each call's ``parsed_arguments``."""
+        parsed = self.parsed.get(index, _UNSET)
+        if parsed is _UNSET:
+            parsed = partial_json(message["content"]) if self._parses_content(message) else None
+        message["parsed"] = parsed
+        for position, call in enumerate(message.get("tool_calls") or ()):
+            function = call["function"]
+            parsed = self.parsed_calls.get((index, position), _UNSET)
+            if parsed is _UNSET:
+                arguments = function["arguments"]
+                parsed = partial_json(arguments) if arguments and self.tools.is_strict(function["name"]) else None
+            function["parsed_arguments"] = parsed
+
+    def _parses_content(self, message: dict[str, Any]) -> bool:
+        """openai parses a snapshot's content (as partial JSON) given a response format type,
+        some non-blank text and no refusal."""
+        content = message.get("content")
+        return (self.format is not None and type(content) is str and bool(content.strip())
+                and not message.get("refusal"))
+
+
+class OpenAISequence(_Sequence):
+    """openai-python's event sequence (see the module docstring)."""
+
+    def __init__(self, state: Any, response_format: Any, tools: Tools) -> None:
+        super().__init__(state, response_format, tools)
+        self.choices: dict[int, _Choice] = {}
+        self.chunks = 0
+        self.top_keys: set[str] = set()  # the top-level members openai's snapshot sets
+
+    def events(self, data: dict[str, Any], core: list[Any], chunk: Any) -> list[Any]:
+        """The events of one chunk: ``core`` is its core events (a ``chunk`` event first)."""
+        # The hot path (a chunk a token): attribute lookups hoisted, the usual cases first.
+        out: list[Any] = [ev.chunk_event(data, chunk, self.state)]
+        self.chunks += 1
+        later = self.chunks > 1
+        if not later:
+            self.top_keys = {key for key in data if key != "obfuscation"} | {"object", "system_fingerprint", "choices"}
+        elif self.chunks == 2:
+            self.top_keys.add("usage")  # set from every chunk after the first
+        choices = self.choices
+        for i in range(1, len(core)):  # where each text is now (the events below read it as of this chunk)
+            event = core[i]
+            kind = event.type
+            choice = choices.get(event.choice_index)
+            if choice is None:
+                choice = choices[event.choice_index] = _Choice()
+            if kind == "content.delta":
+                choice.content, choice.content_length = event._text, event._length
+            elif kind == "tool_calls.function.arguments.delta":
+                call = choice.calls.get(event.index)
+                if call is None:
+                    call = choice.calls[event.index] = _Call()
+                call.text, call.length = event._text, event._length
+            elif kind == "refusal.delta":
+                choice.refusal, choice.refusal_length = event._text, event._length
+            elif kind == "logprobs.content.delta" or kind == "logprobs.refusal.delta":
+                choice.logprobs.append(event)
+        rich = self.format is not None and later  # openai parses nothing in the stream's first chunk
+        parsed = self.parsed
+        for item in data.get("choices") or ():
+            index = item.get("index") or 0
+            choice = choices.get(index)
+            if choice is None:
+                choice = choices[index] = _Choice()
+            if parsed:
+                parsed.pop(index, None)  # openai rebuilds the message: parsed is the partial parse again
+            delta = item.get("delta") or _EMPTY
+            choice.appearances += 1
+            choice.later = later
+            if choice.appearances == 1:
+                choice.first_keys = set(delta)
+                choice.choice_keys = {key for key in item if key != "delta"} | {"message"}
+            finish_reason = item.get("finish_reason")
+            if finish_reason:
+                choice.finish_reason = finish_reason
+                choice.choice_keys.add("finish_reason")
+            content = delta.get("content")
+            if type(content) is str:
+                out.append(ev.content_delta(index, content, choice.content, choice.content_length,
+                                            rich and not choice.refusal_length))
+            refusal = delta.get("refusal")
+            if type(refusal) is str:
+                choice.refusal_seen = True
+                out.append(ev.event(ev.RefusalDeltaEvent, {
+                    "type": "refusal.delta", "delta": refusal, "_text": choice.refusal,
+                    "_length": choice.refusal_length}, choice_index=index))
+            calls = delta.get("tool_calls")
+            if calls:
+                self._argument_deltas(index, choice, calls, out)
+            if item.get("logprobs") is not None:
+                choice.choice_keys.add("logprobs")
+                self._logprobs(index, choice, item["logprobs"], out)
+            if choice.finish_reason or calls:
+                self._done(index, choice, calls, out)
+        return out
+
+    def _shape_top(self, folded: dict[str, Any]) -> None:
+        keys = self.top_keys
+        for key in [key for key, value in folded.items() if value is None and key not in keys]:
+            del folded[key]
+        for key in keys:
+            folded.setdefault(key, None)
+
+    def _shape_choice(self, index: int, choice: dict[str, Any]) -> None:
+        state = self.choices.get(index)
+        if state is not None:
+            _unset(choice, state.choice_keys)
+
+    def _shape_message(self, index: int, message: dict[str, Any]) -> None:
+        choice = self.choices.get(index)
+        if choice is None:
+            return
+        if choice.appearances > 1:  # rebuilt from a full dump: every member is set
+            for name in MESSAGE_FIELDS:
+                message.setdefault(name, None)
+        else:
+            _unset(message, choice.first_keys)
+        for position, call in enumerate(message.get("tool_calls") or ()):
+            state = choice.calls.get(position)
+            if state is None or state.appearance < choice.appearances:
+                for name in CALL_FIELDS:
+                    call.setdefault(name, None)
+                for name in FUNCTION_FIELDS:
+                    call["function"].setdefault(name, None)
+            else:
+                _unset(call, state.keys)
+                _unset(call["function"], state.function_keys)
+
+    def _snapshot_message(self, index: int, message: dict[str, Any]) -> None:
+        self._shape_message(index, message)
+        choice = self.choices.get(index)
+        if choice is None:
+            return
+        parsed = self.parsed.get(index, _UNSET)
+        if parsed is _UNSET and choice.later and self._parses_content(message):
+            parsed = partial_json(message["content"])
+        if parsed is _UNSET:
+            message.pop("parsed", None)
+        else:
+            message["parsed"] = parsed
+        for position, call in enumerate(message.get("tool_calls") or ()):
+            function = call["function"]
+            state = choice.calls.get(position)
+            parsed = self.parsed_calls.get((index, position), _UNSET)
+            if parsed is _UNSET and state is not None and state.partial:
+                parsed = partial_json(function["arguments"])
+            if parsed is _UNSET and (state is None or state.appearance < choice.appearances):
+                parsed = None  # openai carries it over, set, into each rebuilt message
+            if parsed is _UNSET:
+                function.pop("parsed_arguments", None)
+            else:
+                function["parsed_arguments"] = parsed
+
+    def _argument_deltas(self, index: int, choice: _Choice, fragments: list[Any], out: list[Any]) -> None:
+        for fragment in fragments:
+            position = fragment.get("index")
+            call = choice.calls.get(position)
+            if call is None:
+                call = choice.calls[position] = _Call()
+            function = fragment.get("function") or _EMPTY
+            call.name = _name_merge(call.name, function.get("name"))
+            if not call.type:
+                call.type = fragment.get("type") or ""
+            if not call.appearance:
+                call.appearance = choice.appearances
+            call.keys.update(fragment)
+            call.function_keys.update(function)
+            if choice.later and call.length and self.tools.is_strict(call.name):
+                call.partial = True
+            if call.type and call.type != "function":
+                continue
+            out.append(ev.event(ev.FunctionToolCallArgumentsDeltaEvent, {
+                "type": "tool_calls.function.arguments.delta", "name": call.name, "index": position,
+                "arguments_delta": _piece(function.get("arguments")), "_text": call.text, "_length": call.length,
+                "_parsed": ev.PARSE_ARGUMENTS if self.tools.is_strict(call.name) else None}, choice_index=index))
+
+    def _logprobs(self, index: int, choice: _Choice, logprobs: Any, out: list[Any]) -> None:
+        for key in ("content", "refusal"):  # openai's snapshot member is not None once a list came
+            if isinstance(logprobs.get(key), list):
+                seen = choice.logprobs_content if key == "content" else choice.logprobs_refusal
+                if seen is None:
+                    seen = ([], 0)
+                    if key == "content":
+                        choice.logprobs_content = seen
+                    else:
+                        choice.logprobs_refusal = seen
+        for kind in ("logprobs.content.delta", "logprobs.refusal.delta"):  # openai's order
+            for event in choice.logprobs:
+                if event.type != kind:
+                    continue
+                entries = (event._entries, event._length)
+                cls: type[ev.LogprobsContentDeltaEvent] | type[ev.LogprobsRefusalDeltaEvent]
+                if kind == "logprobs.content.delta":
+                    choice.logprobs_content = entries
+                    cls, new = ev.LogprobsContentDeltaEvent, event.content
+                else:
+                    choice.logprobs_refusal = entries
+                    cls, new = ev.LogprobsRefusalDeltaEvent, event.refusal
+                out.append(ev.event(cls, {"type": kind, "_new": new,
+                                          "_entries": entries[0], "_length": entries[1]}, choice_index=index))
+        choice.logprobs.clear()
+
+    def _done(self, index: int, choice: _Choice, fragments: Any, out: list[Any]) -> None:
+        """openai's done events for a choice after a chunk: its texts when it has finished or
+        a new tool call starts; a call when the next starts or the choice finished."""
+        if choice.finish_reason:
+            self._texts_done(index, choice, out)
+            if choice.current_call is not None and choice.current_call not in choice.done_calls:
+                self._call_done(index, choice, choice.current_call, out)
+        for fragment in fragments or ():
+            position = fragment.get("index")
+            if choice.current_call != position:
+                self._texts_done(index, choice, out)
+                if choice.current_call is not None:
+                    self._call_done(index, choice, choice.current_call, out)
+            choice.current_call = position
+
+    def _texts_done(self, index: int, choice: _Choice, out: list[Any]) -> None:
+        if choice.content_length and not choice.content_done:
+            choice.content_done = True
+            content = ev.text_of(choice.content, choice.content_length)
+            parsed = None  # (a choice cut short is only seen here with raise_on_truncation=False)
+            if self.format is not None and not choice.refusal_length and choice.finish_reason not in TRUNCATED:
+                parsed = parse_content(self.format, content)
+            self.parsed[index] = parsed
+            out.append(ev.event(ev.ContentDoneEvent, {"type": "content.done", "content": content, "parsed": parsed},
+                                choice_index=index))
+        if choice.refusal_seen and not choice.refusal_done:
+            choice.refusal_done = True
+            refusal = ev.text_of(choice.refusal, choice.refusal_length)
+            out.append(ev.event(ev.RefusalDoneEvent, {"type": "refusal.done", "refusal": refusal}, choice_index=index))
+        if choice.logprobs_content is not None and not choice.logprobs_content_done:
+            choice.logprobs_content_done = True
+            entries, length = choice.logprobs_content
+            out.append(ev.event(ev.LogprobsContentDoneEvent, {"type": "logprobs.content.done",
+                                                              "_all": entries[:length]}, choice_index=index))
+        if choice.logprobs_refusal is not None and not choice.logprobs_refusal_done:
+            choice.logprobs_refusal_done = True
+            entries, length = choice.logprobs_refusal
+            out.append(ev.event(ev.LogprobsRefusalDoneEvent, {"type": "logprobs.refusal.done",
+                                                              "_all": entries[:length]}, choice_index=index))
+
+    def _call_done(self, index: int, choice: _Choice, position: Any, out: list[Any]) -> None:
+        if position in choice.done_calls:
+            return
+        choice.done_calls.add(position)
+        call = choice.calls[position]
+        if call.type and call.type != "function":
+            return
+        arguments = ev.text_of(call.text, call.length)
+        parsed = self.tools.parse(call.name, arguments)
+        self.parsed_calls[(index, position)] = parsed
+        out.append(ev.event(ev.FunctionToolCallArgumentsDoneEvent, {
+            "type": "tool_calls.function.arguments.done", "name": call.name, "index": position,
+            "arguments": arguments, "parsed_arguments": parsed}, choice_index=index))
+
+
+class FixedSequence(_Sequence):
+    """streamfold's own sequence: the core's events, in openai's classes (see the module docstring)."""
+
+    def __init__(self, state: Any, response_format: Any, tools: Tools, live_arguments: bool) -> None:
+        super().__init__(state, response_format, tools)
+        self.live_arguments = live_arguments  # parse_partial_arguments: the core's live parsed value
+        self.calls_done: dict[int, int] = {}  # arguments.done events so far, by choice (their position)
+
+    def events(self, data: dict[str, Any], core: list[Any], chunk: Any) -> list[Any]:
+        """The drop-in's events for core events: a chunk's (``data``), or the done events
+        ``[DONE]`` gives (``data`` empty)."""
+        out: list[Any] = []
+        for event in core:
+            kind = event.type
+            index = event.choice_index
+            if kind == "chunk":
+                out.append(ev.chunk_event(event.chunk, chunk, self.state))
+            elif kind == "content.delta":
+                out.append(ev.content_delta(index, event.delta, event._text, event._length, self.format is not None))
+            elif kind == "tool_calls.function.arguments.delta":
+                parsed = None
+                if self.tools.is_strict(event.name):
+                    parsed = event.parsed_arguments if self.live_arguments else ev.PARSE_ARGUMENTS
+                out.append(ev.event(ev.FunctionToolCallArgumentsDeltaEvent, {
+                    "type": kind, "name": event.name, "index": event.index, "arguments_delta": event.arguments_delta,
+                    "_text": event._text, "_length": event._length,
+                    "_parsed": parsed}, choice_index=index, id=event.id))
+            elif kind == "refusal.delta" or kind == "reasoning.delta":
+                text_cls = ev.RefusalDeltaEvent if kind == "refusal.delta" else ev.ReasoningDeltaEvent
+                out.append(ev.event(text_cls, {"type": kind, "delta": event.delta, "_text": event._text,
+                                               "_length": event._length}, choice_index=index))
+            elif kind == "content.done":
+                out.append(self._content_done(event))
+            elif kind == "tool_calls.function.arguments.done":
+                out.append(self._call_done(event))
+            elif kind == "refusal.done":
+                out.append(ev.event(ev.RefusalDoneEvent, {"type": kind, "refusal": event.refusal},
+                                    choice_index=index, finish_reason=event.finish_reason))
+            elif kind == "reasoning.done":
+                out.append(ev.event(ev.ReasoningDoneEvent, {"type": kind, "reasoning": event.reasoning},
+                                    choice_index=index, finish_reason=event.finish_reason))
+            elif kind == "logprobs.content.delta" or kind == "logprobs.refusal.delta":
+                new = event.content if kind == "logprobs.content.delta" else event.refusal
+                delta_cls = (ev.LogprobsContentDeltaEvent if kind == "logprobs.content.delta"
+                             else ev.LogprobsRefusalDeltaEvent)
+                out.append(ev.event(delta_cls, {"type": kind, "_new": new, "_entries": event._entries,
+                                                "_length": event._length}, choice_index=index))
+            elif kind == "logprobs.content.done" or kind == "logprobs.refusal.done":
+                entries = event.content if kind == "logprobs.content.done" else event.refusal
+                done_cls = (ev.LogprobsContentDoneEvent if kind == "logprobs.content.done"
+                            else ev.LogprobsRefusalDoneEvent)
+                out.append(ev.event(done_cls, {"type": kind, "_all": entries},
+                                    choice_index=index, finish_reason=event.finish_reason))
+        return out
+
+    def _content_done(self, event: Any) -> Any:
+        parsed = None
+        if self.format is not None and event.content and event.finish_reason not in TRUNCATED:
+            parsed = parse_content(self.format, event.content)
+        self.parsed[event.choice_index] = parsed
+        return ev.event(ev.ContentDoneEvent, {"type": "content.done", "content": event.content, "parsed": parsed},
+                        choice_index=event.choice_index, finish_reason=event.finish_reason)
+
+    def _call_done(self, event: Any) -> Any:
+        index = event.choice_index
+        position = self.calls_done.get(index, 0)
+        self.calls_done[index] = position + 1
+        parsed = None
+        if event.error is None and event.finish_reason not in TRUNCATED:
+            parsed = self.tools.parse(event.name, event.arguments)
+        self.parsed_calls[(index, position)] = parsed
+        return ev.event(ev.FunctionToolCallArgumentsDoneEvent, {
+            "type": "tool_calls.function.arguments.done", "name": event.name, "index": event.index,
+            "arguments": event.arguments, "parsed_arguments": parsed},
+            choice_index=index, id=event.id, error=event.error, finish_reason=event.finish_reason)
