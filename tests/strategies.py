@@ -1,8 +1,8 @@
 """Hypothesis strategies (and seeded generators) for the property, differential and fuzz tests.
 
 - ``chat_streams()`` draws a well-formed chat-completion stream: the chunk dicts a server
-  would send, together with the completion SPEC.md section 3 says they fold into.  With
-  ``openai_safe=True`` it keeps to what openai-python folds correctly (PROVIDERS.md lists
+  would send, together with the completion docs/contract.md (section 3) says they fold into.  With
+  ``openai_safe=True`` it keeps to what openai-python folds correctly (docs/providers.md lists
   its bugs).  Text comes from hypothesis; the shape decisions come from a ``random.Random``
   seeded by hypothesis (drawing each one separately made generation ten times slower).
 - ``sse_bytes(payloads)`` encodes chunk dicts (or raw data text/bytes) as an event stream
@@ -87,12 +87,56 @@ def _json_object(rng: random.Random) -> dict[str, Any]:
 # Well-formed streams
 
 
+def expected_parts(parts: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """A plain model of the parts rule (docs/contract.md, section 3) for the generated
+    shapes: a text part joins a last text part, a thinking part a last thinking part."""
+    for part in new:
+        last = parts[-1] if parts else None
+        if last is not None and part["type"] in ("text", "thinking") and last["type"] == part["type"]:
+            if part["type"] == "text":
+                last["text"] += part["text"]
+            else:
+                expected_parts(last["thinking"], part["thinking"])
+        else:
+            parts.append(copy.deepcopy(part))
+
+
+def expected_content(content: Any, value: Any) -> Any:
+    """``content`` after a string or list-of-parts delta, by the contract's rule."""
+    if isinstance(value, str):
+        if isinstance(content, list):
+            if value:
+                expected_parts(content, [{"type": "text", "text": value}])
+            return content
+        return (content or "") + value
+    parts: list[dict[str, Any]] = content if isinstance(content, list) else []
+    if isinstance(content, str) and content:  # text before the first list: a leading part
+        parts.append({"type": "text", "text": content})
+    expected_parts(parts, value)
+    return parts
+
+
+def _parts_delta(rng: random.Random, piece: str, kind: str) -> Any:
+    """A content delta in Mistral's style carrying ``piece``: a list with a text or a
+    thinking part (sometimes two parts), or the plain string."""
+    if kind == "thinking":
+        parts = [{"type": "thinking", "thinking": [{"type": "text", "text": piece}]}]
+    elif rng.random() < 0.3:
+        return piece
+    else:
+        parts = [{"type": "text", "text": piece}]
+    if rng.random() < 0.2:
+        extra = rng.choice(["", "\u00e9", " x"])
+        parts.append(rng.choice([{"type": "text", "text": extra}, {"type": "thinking", "thinking": [{"type": "text", "text": extra}]}]))
+    return parts
+
+
 @dataclass
 class ChatStream:
     """A generated stream: the chunks, and what they must fold into."""
 
     chunks: list[Chunk]
-    #: The completion per SPEC.md section 3, keys in the order SPEC.md gives.
+    #: The completion per docs/contract.md section 3, keys in the order it gives.
     expected: dict[str, Any]
     #: Every choice got a finish_reason (so the stream is complete even without [DONE]).
     finished: bool
@@ -143,7 +187,8 @@ def _choice_script(
     fold into (without "index"), and whether it finished."""
     with_logprobs = rng.random() < 0.4
     reasoning_key = "reasoning_content" if openai_safe else rng.choice(["reasoning_content", "reasoning"])
-    content: str | None = None
+    parts_style = not openai_safe and rng.random() < 0.15  # Mistral: content as typed parts
+    content: Any = None
     refusal: str | None = None
     reasoning: str | None = None
     logprobs: dict[str, Any] | None = None
@@ -168,7 +213,11 @@ def _choice_script(
         kind = rng.choice(["content", "content", "content", "refusal", "reasoning"])
         piece = text()
         item: dict[str, Any] = {"finish_reason": None, "logprobs": None}
-        if kind == "content":
+        if parts_style and kind in ("content", "reasoning"):  # Mistral: thinking parts, not a member
+            value = _parts_delta(rng, piece, "thinking" if kind == "reasoning" else "text")
+            item["delta"] = {"content": value}
+            content = expected_content(content, value)
+        elif kind == "content":
             item["delta"] = {"content": piece}
             content = (content or "") + piece
             if with_logprobs:
@@ -225,7 +274,10 @@ def _choice_script(
     finish = rng.choice(FINISH_REASONS)
     finished = openai_safe or rng.random() < 0.85
     if finished:
-        if not openai_safe and len(items) > 1 and rng.random() < 0.5:
+        if parts_style:  # Mistral finishes with "content": ""
+            items.append({"delta": {"content": ""}, "logprobs": None, "finish_reason": finish})
+            content = expected_content(content, "")
+        elif not openai_safe and len(items) > 1 and rng.random() < 0.5:
             items[-1] = {**items[-1], "finish_reason": finish}  # finish on the last fragment
         else:
             items.append({"delta": {}, "logprobs": None, "finish_reason": finish})
@@ -244,6 +296,12 @@ def _choice_script(
             if rng.random() < 0.25:  # Azure: per-chunk information, the last non-null wins
                 extra = {"hate": {"filtered": False, "severity": "safe"}, "n": i}
                 item["content_filter_results"] = extra
+        if rng.random() < 0.15:  # Writer: a "message" beside each delta, mirroring it
+            for i, item in enumerate(items):
+                if "delta" in item:
+                    last = i == len(items) - 1
+                    mirror = {"role": "assistant", "content": None if last else item["delta"].get("content")}
+                    item["message"] = {**mirror, "tool_calls": item["delta"].get("tool_calls")}
 
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal}
     for item in items:  # other message members, in order of first appearance
@@ -267,6 +325,8 @@ def build_stream(rng: random.Random, text: Callable[[], str], *, openai_safe: bo
     fingerprint = rng.choice([None, "fp_5050236cbd"])
     tier = rng.choice([None, "default"])
     count = rng.choice([1, 1, 1, 2, 2, 3])
+    if not openai_safe and rng.random() < 0.05:
+        count = 0  # no choice at all (Azure's filter chunk, then the stream was cut; usage only)
     scripts = [_choice_script(rng, text, k, openai_safe) for k in range(count)]
 
     # Interleave the choices (each keeps its order); at most one fragment per choice a chunk.
@@ -350,7 +410,8 @@ def build_stream(rng: random.Random, text: Callable[[], str], *, openai_safe: bo
     expected = {**top, "choices": [{"index": labels[k], **scripts[k][1]} for k in sorted(labels, key=labels.get)]}
     if usage_style != "none":
         expected["usage"] = usage
-    return ChatStream(chunks, expected, all(script[2] for script in scripts))
+    # no choice at all is never complete without [DONE]
+    return ChatStream(chunks, expected, bool(scripts) and all(script[2] for script in scripts))
 
 
 @st.composite
@@ -478,7 +539,12 @@ def one_byte_pieces(data: bytes) -> list[bytes]:
 # Corruption
 
 #: Values of the wrong type (or legal but odd) for chunk members.
-BAD_VALUES: list[Any] = ["x", "", 5, -1, 0, 1.5, True, False, [], [1], {}, {"a": 1}, None, [None], [{}]]
+BAD_VALUES: list[Any] = [
+    "x", "", 5, -1, 0, 1.5, True, False, [], [1], {}, {"a": 1}, None, [None], [{}],
+    # typed content parts, odd inside (only the list and its items being objects is checked)
+    [{"type": "text", "text": 5}], [{"type": "thinking", "thinking": [1, None, {"type": "text"}]}],
+    [{"type": "thinking", "thinking": "x"}, "y"], [{"type": ["text"], "text": "z"}],
+]
 
 #: Member paths to overwrite (list positions are always 0; missing containers are created).
 SHAPE_PATHS: list[tuple[Any, ...]] = [
@@ -487,6 +553,9 @@ SHAPE_PATHS: list[tuple[Any, ...]] = [
     ("choices", 0, "index"),
     ("choices", 0, "delta"),
     ("choices", 0, "delta", "content"),
+    ("choices", 0, "delta", "content", 0),
+    ("choices", 0, "delta", "content", 0, "thinking"),
+    ("choices", 0, "message"),
     ("choices", 0, "delta", "role"),
     ("choices", 0, "delta", "refusal"),
     ("choices", 0, "delta", "reasoning_content"),
@@ -745,7 +814,7 @@ def decode_outcome(impl: Any, source: Iterable[bytes], **options: Any) -> tuple[
 
 
 def key_orders(value: Any) -> Any:
-    """The key order of every dict inside ``value`` (for checking SPEC's key order)."""
+    """The key order of every dict inside ``value`` (for checking the contract's key order)."""
     if isinstance(value, dict):
         return [(key, key_orders(item)) for key, item in value.items()]
     if isinstance(value, list):

@@ -207,7 +207,9 @@ def test_parallel_tool_calls_equal_what_the_server_sent(server: MockServer, http
     assert [event.parsed_arguments["call"] for event in done] == [0, 1, 2]
 
 
-@pytest.mark.parametrize("provider", ["openai", "azure", "groq", "deepseek", "openrouter", "ollama", "vllm", "gemini"])
+@pytest.mark.parametrize(
+    "provider", ["openai", "azure", "groq", "deepseek", "openrouter", "ollama", "vllm", "gemini", "mistral", "writer"]
+)
 @pytest.mark.parametrize("answer", ["text", "tools"])
 def test_every_provider_shape_folds_to_the_same_message(server: MockServer, core: SimpleNamespace,
                                                         provider: str, answer: str) -> None:
@@ -218,8 +220,13 @@ def test_every_provider_shape_folds_to_the_same_message(server: MockServer, core
         completion = client.chat(model="m", messages=MESSAGES, mock=settings)
         reference = client.chat(model="m", messages=MESSAGES, mock={**settings, "provider": "openai"})
     message, expected = completion["choices"][0]["message"], reference["choices"][0]["message"]
-    reasoning_key = "reasoning" if provider == "openrouter" else "reasoning_content"
-    assert message.pop(reasoning_key) == expected.pop("reasoning_content")
+    reasoning = expected.pop("reasoning_content")
+    if provider == "mistral":  # reasoning and text as typed parts, in the non-streaming answer's shape
+        parts, text = message.pop("content"), expected.pop("content")  # text is "" beside tool calls
+        assert parts[0] == {"type": "thinking", "thinking": [{"type": "text", "text": reasoning}]}
+        assert parts[1:] == ([{"type": "text", "text": text}] if text else [])
+    else:
+        assert message.pop("reasoning" if provider == "openrouter" else "reasoning_content") == reasoning
     assert message == expected
     assert completion["id"] == reference["id"] and completion["model"] == "m"
     assert completion["usage"] == reference["usage"]  # Groq's x_groq.usage included

@@ -1,4 +1,4 @@
-"""SSE framing conformance (SPEC.md section 1) and our own framing decisions.
+"""SSE framing conformance (docs/contract.md, section 1) and our own framing decisions.
 
 The shared vectors in ``tests/data/sse`` are fed to ``SSEDecoder`` whole, one byte at a
 time, in their recorded pieces, and with the piece boundaries moved: the events and the

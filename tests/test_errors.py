@@ -1,4 +1,4 @@
-"""Errors: SPEC.md section 3 "Structure" checks and section 5, with their ``.partial``."""
+"""Errors: the shape checks of docs/contract.md section 3, and section 6, with their ``.partial``."""
 
 from __future__ import annotations
 

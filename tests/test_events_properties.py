@@ -257,6 +257,46 @@ def _choice_index(choice: dict[str, Any]) -> int:
     return 0 if index is None else index
 
 
+def part_pieces(parts: list[Any], thinking: bool = False) -> list[tuple[str, str]]:
+    """The (kind, text) pieces a list of typed parts gives, in order: a text part's text is
+    content (reasoning inside a thinking part), a thinking part's text is reasoning."""
+    out: list[tuple[str, str]] = []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text" and isinstance(part.get("text"), str) and part["text"]:
+            out.append(("reasoning" if thinking else "content", part["text"]))
+        elif part.get("type") == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, list):
+                out += part_pieces(inner, True)
+            elif isinstance(inner, str) and inner:
+                out.append(("reasoning", inner))
+    return out
+
+
+def event_texts(chunks: list[dict[str, Any]], index: int) -> dict[str, str | None]:
+    """What a choice's content and thinking-part events add up to: its string content, or
+    once a list of parts arrived the text of its text parts (None: no content.done event),
+    and the text of its thinking parts (None: no such text)."""
+    texts: dict[str, str | None] = {"content": None, "thinking": None}
+    as_parts = False
+    for chunk in chunks:
+        for choice in chunk.get("choices") or []:
+            value = (choice.get("delta") or {}).get("content")
+            if _choice_index(choice) != index or value is None:
+                continue
+            if isinstance(value, str):
+                if value or not as_parts:  # "" adds nothing to parts, but is string content
+                    texts["content"] = (texts["content"] or "") + value
+                continue
+            as_parts = True
+            for kind, piece in part_pieces(value):
+                key = "content" if kind == "content" else "thinking"
+                texts[key] = (texts[key] or "") + piece
+    return texts
+
+
 def expected_flow(chunks: list[dict[str, Any]], done: bool) -> list[tuple[Any, ...]]:
     """The events the chunks must give, from the contract: ("chunk", chunk), then per
     choice its deltas (type, choice, new text or entries) and a ("done", choice) marker
@@ -272,6 +312,8 @@ def expected_flow(chunks: list[dict[str, Any]], done: bool) -> list[tuple[Any, .
             for key, value in (choice.get("delta") or {}).items():
                 if key in TEXT_KEYS and isinstance(value, str) and value:
                     flow.append((TEXT_KEYS[key] + ".delta", index, value))
+                elif key == "content" and isinstance(value, list):
+                    flow += [(kind + ".delta", index, piece) for kind, piece in part_pieces(value)]
                 elif key == "tool_calls" and value:
                     for fragment in value:
                         arguments = (fragment.get("function") or {}).get("arguments")
@@ -318,15 +360,21 @@ def actual_flow(events: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], di
     return flow, blocks
 
 
-def expected_block(choice: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """A finished choice's done events, from the completion it folds into."""
+def expected_block(choice: dict[str, Any], chunks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """A finished choice's done events, from the completion it folds into (and, for
+    content as typed parts, from what its chunks sent)."""
     message, finish = choice["message"], choice["finish_reason"]
+    texts = event_texts(chunks, choice["index"])
     block: list[tuple[Any, ...]] = []
     for key in ("reasoning_content", "reasoning"):
         if isinstance(message.get(key), str):
             block.append(("reasoning.done", message[key], finish))
-    if message["content"] is not None:
-        block.append(("content.done", message["content"], finish))
+    if texts["thinking"] is not None:
+        block.append(("reasoning.done", texts["thinking"], finish))
+    if isinstance(message["content"], str):
+        assert texts["content"] == message["content"]
+    if texts["content"] is not None:
+        block.append(("content.done", texts["content"], finish))
     if message["refusal"] is not None:
         block.append(("refusal.done", message["refusal"], finish))
     for call in message.get("tool_calls", []):
@@ -364,13 +412,15 @@ def check_parsed(event: dict[str, Any]) -> None:
         assert event["parsed_arguments"] == parsed
 
 
-def check_deltas(events: list[dict[str, Any]], choice: dict[str, Any]) -> None:
+def check_deltas(events: list[dict[str, Any]], choice: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
     """Every delta of one choice: never empty, snapshots are the text so far, and they add
-    up to the completion's members."""
+    up to the completion's members (the generated streams never mix thinking parts with a
+    reasoning member in one choice)."""
     index, message = choice["index"], choice["message"]
     mine = [event for event in events if event["choice_index"] == index]
-    reasoning = message.get("reasoning_content", message.get("reasoning"))
-    for kind, text in (("content", message["content"]), ("refusal", message["refusal"]), ("reasoning", reasoning)):
+    texts = event_texts(chunks, index)
+    reasoning = message.get("reasoning_content", message.get("reasoning", texts["thinking"]))
+    for kind, text in (("content", texts["content"]), ("refusal", message["refusal"]), ("reasoning", reasoning)):
         deltas = [event for event in mine if event["type"] == kind + ".delta"]
         if text is None:
             assert not deltas
@@ -440,17 +490,17 @@ def test_events_follow_the_contract(
     flow, blocks = actual_flow(fed.events)
     wanted = [
         step for step in expected_flow(stream.chunks, fed.acc.done)
-        if step[0] != "done" or expected_block(choices[step[1]])  # a choice with nothing gives no events
+        if step[0] != "done" or expected_block(choices[step[1]], stream.chunks)  # a choice with nothing gives no events
     ]
     assert flow == wanted
 
     for index, choice in choices.items():
-        check_deltas(fed.events, choice)
+        check_deltas(fed.events, choice, stream.chunks)
         block = blocks.get(index)
         if block is None:
-            assert not (complete and expected_block(choice)), f"choice {index} gave no done events"
+            assert not (complete and expected_block(choice, stream.chunks)), f"choice {index} gave no done events"
             continue
-        assert block_summary(block) == expected_block(choice)
+        assert block_summary(block) == expected_block(choice, stream.chunks)
         for event in block:
             assert event["choice_index"] == index
             if event["type"] == TOOL_DONE:

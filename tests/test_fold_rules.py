@@ -1,7 +1,6 @@
-"""The folding rules of SPEC.md sections 2 to 4, one by one.
+"""The folding rules of docs/contract.md, sections 2 to 4, one by one.
 
-Expected values are written by hand from the rules (and the CONTEXT decisions where
-SPEC.md is silent), never computed by the code under test.
+Expected values are written by hand from the rules, never computed by the code under test.
 """
 
 from __future__ import annotations
@@ -359,6 +358,228 @@ def test_content_and_refusal_concatenated(impl: SimpleNamespace) -> None:
 
 
 # ---------------------------------------------------------------------------
+# content as a list of typed parts (Mistral's reasoning models)
+
+
+def thinking(*texts: str) -> dict[str, Any]:
+    """A thinking part as Mistral sends it."""
+    return {"type": "thinking", "thinking": [{"type": "text", "text": t} for t in texts]}
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def test_parts_mistral_sequence(impl: SimpleNamespace) -> None:
+    message = deltas(
+        impl,
+        {"role": "assistant", "content": [thinking("Two and")]},
+        {"content": [thinking(" two.")]},
+        {"content": [text_part("It is")]},
+        {"content": [text_part(" 4.")]},
+        {"content": ""},
+    )
+    assert message == msg([thinking("Two and two."), text_part("It is 4.")])
+
+
+def test_parts_string_before_list_becomes_leading_text_part(impl: SimpleNamespace) -> None:
+    assert deltas(impl, {"content": "Hel"}, {"content": "lo"}, {"content": [text_part(" you")]}) == msg([text_part("Hello you")])
+    assert deltas(impl, {"content": "Hi"}, {"content": [thinking("hmm")]}) == msg([text_part("Hi"), thinking("hmm")])
+    # an empty string before the list gives no part
+    assert deltas(impl, {"content": ""}, {"content": [thinking("hmm")]}) == msg([thinking("hmm")])
+
+
+def test_parts_string_after_list_is_a_text_part(impl: SimpleNamespace) -> None:
+    assert deltas(impl, {"content": [thinking("a")]}, {"content": "b"}, {"content": "c"}) == msg([thinking("a"), text_part("bc")])
+    assert deltas(impl, {"content": [text_part("a")]}, {"content": "b"}) == msg([text_part("ab")])
+
+
+def test_parts_empty_string_and_empty_list_add_nothing(impl: SimpleNamespace) -> None:
+    assert deltas(impl, {"content": [text_part("a")]}, {"content": ""}, {"content": []}) == msg([text_part("a")])
+    assert deltas(impl, {"content": []}) == msg([])
+    assert deltas(impl, {"content": "a"}, {"content": []}) == msg([text_part("a")])
+
+
+def test_parts_merge_only_into_the_last_part_of_the_same_kind(impl: SimpleNamespace) -> None:
+    message = deltas(
+        impl,
+        {"content": [text_part("a"), text_part("b"), thinking("c"), thinking("d"), text_part("e")]},
+        {"content": [text_part("f")]},
+    )
+    assert message == msg([text_part("ab"), thinking("cd"), text_part("ef")])
+
+
+def test_parts_thinking_lists_merge_by_the_same_rule(impl: SimpleNamespace) -> None:
+    image = {"type": "image_url", "image_url": {"url": "u"}}
+    message = deltas(
+        impl,
+        {"content": [{"type": "thinking", "thinking": [text_part("a"), image]}]},
+        {"content": [{"type": "thinking", "thinking": [text_part("b")]}]},
+        {"content": [{"type": "thinking", "thinking": [image, text_part("c")]}]},
+    )
+    assert message == msg([{"type": "thinking", "thinking": [text_part("a"), image, text_part("b"), image, text_part("c")]}])
+
+
+def test_parts_of_other_types_are_appended(impl: SimpleNamespace) -> None:
+    ref = {"type": "reference", "reference_ids": [1]}
+    message = deltas(impl, {"content": [text_part("a"), ref]}, {"content": [ref, {"other": 1}]}, {"content": [{"other": 2}]})
+    assert message == msg([text_part("a"), ref, ref, {"other": 1}, {"other": 2}])
+
+
+def test_parts_other_members_follow_the_generic_rules(impl: SimpleNamespace) -> None:
+    message = deltas(
+        impl,
+        {"content": [{"type": "thinking", "thinking": [text_part("a")], "closed": False, "note": "x"}]},
+        {"content": [{"type": "thinking", "thinking": [text_part("b")], "closed": True, "note": "y", "tag": None}]},
+    )
+    assert message == msg([{"type": "thinking", "thinking": [text_part("ab")], "closed": True, "note": "xy"}])
+
+
+def test_parts_thinking_as_a_string(impl: SimpleNamespace) -> None:
+    message = deltas(impl, {"content": [{"type": "thinking", "thinking": "a"}]}, {"content": [{"type": "thinking", "thinking": "b"}]})
+    assert message == msg([{"type": "thinking", "thinking": "ab"}])
+
+
+def test_parts_events_content_and_reasoning(impl: SimpleNamespace) -> None:
+    data = sse(
+        chunk(role="assistant", delta={"content": [thinking("Two")]}),
+        chunk(delta={"content": [thinking(" and two")]}),
+        chunk(delta={"content": [text_part("It is"), thinking("?")]}),
+        chunk(" 4"),
+        chunk("", finish="stop"),
+    )
+    acc = impl.ChatAccumulator()
+    events = [e for e in acc.feed_events(data) if e.type != "chunk"]
+    deltas_seen = [(e.type, e.delta, e.snapshot) for e in events if e.type.endswith(".delta")]
+    assert deltas_seen == [
+        ("reasoning.delta", "Two", "Two"),
+        ("reasoning.delta", " and two", "Two and two"),
+        ("content.delta", "It is", "It is"),
+        ("reasoning.delta", "?", "Two and two?"),
+        ("content.delta", " 4", "It is 4"),
+    ]
+    done = [(e.type, getattr(e, "reasoning", None) or getattr(e, "content", None), e.finish_reason) for e in events if e.type.endswith(".done")]
+    assert done == [("reasoning.done", "Two and two?", "stop"), ("content.done", "It is 4", "stop")]
+    assert acc.result()["choices"][0]["message"]["content"] == [thinking("Two and two"), text_part("It is"), thinking("?"), text_part(" 4")]
+
+
+def test_parts_events_string_text_carries_on(impl: SimpleNamespace) -> None:
+    """Text folded as a string before the list: the content snapshots carry on from it."""
+    data = sse(chunk("Hi", role="assistant"), chunk(delta={"content": [text_part(" there")]}), chunk(finish="stop"))
+    events = [e for e in impl.ChatAccumulator().feed_events(data) if e.type.startswith("content.")]
+    assert [(e.type, getattr(e, "snapshot", None)) for e in events] == [
+        ("content.delta", "Hi"),
+        ("content.delta", "Hi there"),
+        ("content.done", None),
+    ]
+    assert events[-1].content == "Hi there"
+
+
+@pytest.mark.parametrize("size", [1, 7, None], ids=["bytewise", "7-bytes", "whole"])
+def test_parts_split_anywhere(impl: SimpleNamespace, size: int | None) -> None:
+    data = sse(
+        chunk(role="assistant", delta={"content": [thinking("pens\u00e9e \U0001f914")]}),
+        chunk(delta={"content": [text_part("r\u00e9ponse")]}),
+        chunk("", finish="stop"),
+    )
+    source = [data] if size is None else pieces(data, size)
+    assert impl.fold(source)["choices"][0]["message"]["content"] == [thinking("pens\u00e9e \U0001f914"), text_part("r\u00e9ponse")]
+
+
+def test_parts_kept_in_partial(impl: SimpleNamespace) -> None:
+    data = sse(chunk(role="assistant", delta={"content": [thinking("a")]}), chunk(delta={"content": [text_part("b")]}), done=False)
+    with pytest.raises(IncompleteStreamError) as info:
+        impl.fold(data)
+    assert info.value.partial is not None
+    assert info.value.partial["choices"][0]["message"]["content"] == [thinking("a"), text_part("b")]
+
+
+def test_parts_snapshot_shares_nothing(impl: SimpleNamespace) -> None:
+    acc = impl.ChatAccumulator()
+    acc.add_chunk(chunk(delta={"content": [thinking("a"), {"type": "x", "v": [1]}]}))
+    first = acc.snapshot()
+    first["choices"][0]["message"]["content"][0]["thinking"].append("junk")
+    first["choices"][0]["message"]["content"][1]["v"].append(2)
+    acc.add_chunk(chunk(delta={"content": [thinking("b")]}))
+    assert acc.snapshot()["choices"][0]["message"]["content"] == [thinking("a"), {"type": "x", "v": [1]}, thinking("b")]
+
+
+# ---------------------------------------------------------------------------
+# content and refusal of another type
+
+
+@pytest.mark.parametrize(
+    "value", [7, 1.5, True, {"type": "text", "text": "x"}, [1], ["a"], [None], [text_part("ok"), 3], [[]]],
+    ids=["int", "float", "bool", "object", "list-of-int", "list-of-str", "list-of-null", "mixed", "list-of-list"],
+)
+def test_content_of_another_type_raises_and_keeps_the_text(impl: SimpleNamespace, value: Any) -> None:
+    data = sse(chunk("Hello", role="assistant"), chunk(delta={"content": value}))
+    with pytest.raises(StreamDecodeError, match=r"^event 2: choices\[0\]\.delta\.content must be a string or a list of objects, got "):
+        impl.fold(data)
+    with pytest.raises(StreamDecodeError) as info:
+        impl.fold(data)
+    assert info.value.partial is not None
+    assert info.value.partial["choices"][0]["message"]["content"] == "Hello"
+
+
+@pytest.mark.parametrize("value", [7, True, ["no"], {"a": 1}, [text_part("no")]], ids=["int", "bool", "list", "object", "parts"])
+def test_refusal_of_another_type_raises_and_keeps_the_refusal(impl: SimpleNamespace, value: Any) -> None:
+    data = sse(chunk(role="assistant", delta={"refusal": "I can't"}), chunk(delta={"refusal": value}))
+    with pytest.raises(StreamDecodeError, match=r"^event 2: choices\[0\]\.delta\.refusal must be a string, got ") as info:
+        impl.fold(data)
+    assert info.value.partial is not None
+    assert info.value.partial["choices"][0]["message"]["refusal"] == "I can't"
+
+
+def test_bad_content_is_checked_before_anything_of_the_chunk_is_folded(impl: SimpleNamespace) -> None:
+    bad = {
+        "id": "later-id",
+        "choices": [
+            {"index": 0, "delta": {"reasoning_content": "more", "content": "more"}},
+            {"index": 1, "delta": {"content": 7}},
+        ],
+        "usage": {"total_tokens": 3},
+    }
+    data = sse({"id": "", "choices": [{"index": 0, "delta": {"content": "a", "reasoning_content": "r"}}]}, bad)
+    with pytest.raises(StreamDecodeError) as info:
+        impl.fold(data)
+    assert info.value.partial == {
+        "id": "",
+        "object": "chat.completion",
+        "created": None,
+        "model": None,
+        "choices": [{"index": 0, "message": msg("a", reasoning_content="r"), "logprobs": None, "finish_reason": None}],
+    }
+
+
+# ---------------------------------------------------------------------------
+# message beside delta (Writer)
+
+
+def test_message_beside_delta_is_ignored(impl: SimpleNamespace) -> None:
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    result = fold_chunks(
+        impl,
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "message": {"role": "assistant", "content": "Hi"}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "message": {"content": None, "tool_calls": [call]}}]},
+        {"choices": [{"index": 0, "delta": {}, "message": {"content": None, "tool_calls": None}, "finish_reason": "tool_calls"}]},
+    )
+    assert result["choices"] == [
+        {"index": 0, "message": msg("Hi", tool_calls=[tc("call_1", "f", "{}")]), "logprobs": None, "finish_reason": "tool_calls"}
+    ]
+
+
+def test_message_without_delta_is_another_choice_member(impl: SimpleNamespace) -> None:
+    """Only beside a delta does ``message`` mirror it; alone it is per-chunk information (last wins)."""
+    result = fold_chunks(
+        impl,
+        {"choices": [{"index": 0, "delta": {"content": "a"}}]},
+        {"choices": [{"index": 0, "message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}]},
+    )
+    assert result["choices"][0]["message"] == {"role": "assistant", "content": "whole"}
+
+
+# ---------------------------------------------------------------------------
 # tool calls
 
 
@@ -687,6 +908,37 @@ def test_no_chunk_is_incomplete_with_partial_none(impl: SimpleNamespace, data: b
     assert info.value.partial is None
 
 
+NO_CHOICE = {"object": "chat.completion", "choices": []}
+
+
+@pytest.mark.parametrize(
+    ("chunks", "partial"),
+    [
+        (
+            [{"id": "", "model": "", "created": 0, "object": "", "choices": [], "prompt_filter_results": [{"prompt_index": 0}]}],
+            {"id": "", "created": 0, "model": "", "prompt_filter_results": [{"prompt_index": 0}], **NO_CHOICE},
+        ),
+        (
+            [chunk("x", role="assistant", choices=[]), {"choices": [], "usage": {"total_tokens": 5}}],
+            {"id": "chatcmpl-1", "created": 1700000000, "model": "gpt-test", **NO_CHOICE, "usage": {"total_tokens": 5}},
+        ),
+        ([{"id": "only-top"}], {"id": "only-top", "created": None, "model": None, **NO_CHOICE}),
+    ],
+    ids=["azure-filter-chunk", "usage-only", "no-choices-member"],
+)
+def test_chunks_but_no_choice_without_done_is_incomplete(
+    impl: SimpleNamespace, chunks: list[dict[str, Any]], partial: dict[str, Any]
+) -> None:
+    with pytest.raises(IncompleteStreamError, match=r"without \[DONE\] and without any choice$") as info:
+        impl.fold(sse(*chunks, done=False))
+    assert info.value.partial == partial
+
+
+def test_chunks_but_no_choice_with_done_is_complete(impl: SimpleNamespace) -> None:
+    result = impl.fold(sse({"id": "c", "choices": []}, {"choices": [], "usage": {"total_tokens": 1}}))
+    assert result == {"id": "c", "object": "chat.completion", "created": None, "model": None, "choices": [], "usage": {"total_tokens": 1}}
+
+
 # ---------------------------------------------------------------------------
 # Section 2: events as chunks
 
@@ -724,6 +976,24 @@ def test_event_error_raises_api_error(impl: SimpleNamespace, data: bytes, error:
     assert str(exc).startswith("event 2: server error: ")
     assert message in str(exc)
     assert exc.partial is not None and exc.partial["choices"][0]["message"]["content"] == "a"
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        (b'{"error": {"message": "Service Unavailable", "type": "internal_server_error"}}', {"message": "Service Unavailable", "type": "internal_server_error"}, "Service Unavailable"),
+        (b'{"error": "overloaded", "message": "try later"}', {"error": "overloaded", "message": "try later"}, "try later"),
+        (b'{"error": [1], "code": 5}', {"error": [1], "code": 5}, '\'{"error": [1], "code": 5}\''),
+    ],
+    ids=["inner-object", "inner-string", "inner-list"],
+)
+def test_event_error_inner_object_only_when_an_object(impl: SimpleNamespace, data: bytes, error: Any, message: str) -> None:
+    """``event: error`` with ``{"error": {...}}`` (Groq): ``.error`` is the inner object."""
+    stream = sse(chunk("partial", role="assistant"), done=False) + b"event: error\ndata: " + data + b"\n\n"
+    with pytest.raises(StreamAPIError) as info:
+        impl.fold(stream)
+    assert (info.value.error, info.value.message) == (error, message)
+    assert info.value.partial is not None and info.value.partial["choices"][0]["message"]["content"] == "partial"
 
 
 def test_done_exact_and_everything_after_ignored(impl: SimpleNamespace) -> None:

@@ -1,4 +1,4 @@
-"""Fuzzing: whatever the bytes, only a ``StreamError`` comes out (SPEC.md section 5).
+"""Fuzzing: whatever the bytes, only a ``StreamError`` comes out (docs/contract.md, section 6).
 
 Random bytes, SSE-flavoured byte soup, mutations of the recorded OpenAI streams and of
 generated streams go through ``ChatAccumulator.feed``/``result`` and ``SSEDecoder.feed``
@@ -123,7 +123,7 @@ def _case(name: str, raw: bytes, expected: Any, limit: int | None = _DEFAULT) ->
 
 
 #: Values nested deeper than any provider sends: folding them or rejecting them with a
-#: StreamDecodeError are both within SPEC (which only forbids other exceptions).
+#: StreamDecodeError are both within the contract (which only forbids other exceptions).
 DEEP_OK = ("ok", StreamDecodeError)
 
 #: (name, bytes, max_event_bytes, expected): expected is "ok" (result() returns), an error

@@ -7,7 +7,7 @@ must agree on id, model, created, system_fingerprint, service_tier, every choice
 content, refusal, reasoning_content, tool calls, finish_reason and logprobs, and usage.
 
 The streams are ``chat_streams(openai_safe=True)``: they keep clear of openai-python's known
-bugs (PROVIDERS.md), so any difference is ours.  The role comes only in a choice's first
+bugs (docs/providers.md), so any difference is ours.  The role comes only in a choice's first
 delta (it concatenates resends), a call's id/name only in its first fragment (same),
 choice and tool-call indices first appear in order 0, 1, 2... (it places them by list
 position), no number in a delta (it sums them), usage only in the final chunk (a later

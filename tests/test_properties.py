@@ -2,8 +2,7 @@
 
 - The fold of a generated stream is the completion the generator says it folds into.
 - Where the input is cut never changes anything: result, or error class, message and
-  ``.partial``, and the counters (SPEC.md section 1: "the result never depends on where
-  the splits fall").
+  ``.partial``, and the counters (docs/contract.md, section 1).
 - The Cython extension and the pure-Python twin agree on every input, valid or corrupted
   (``both`` fixture: skipped while the extension is not built).
 - ``add_chunk`` of the decoded chunks folds like ``feed`` of their bytes.
@@ -61,7 +60,7 @@ def test_fold_is_the_generated_completion(impl: SimpleNamespace, stream: Any, do
     acc = impl.ChatAccumulator()
     acc.feed(raw)
     assert acc.snapshot() == stream.expected
-    assert key_orders(acc.snapshot()) == key_orders(stream.expected)  # SPEC key order
+    assert key_orders(acc.snapshot()) == key_orders(stream.expected)  # the contract's key order
     assert acc.chunks == len(stream.chunks)
     assert acc.done == done
     if done or stream.finished:

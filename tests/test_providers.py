@@ -1,6 +1,6 @@
-"""Streams written the way each server of PROVIDERS.md sends them, folded to exact results.
+"""Streams written the way each server of docs/providers.md sends them, folded to exact results.
 
-Every expected completion below is written by hand from the SPEC.md rules.  Streams
+Every expected completion below is written by hand from the rules of docs/contract.md.  Streams
 that complete are folded whole, one byte at a time and in 7-byte pieces: the three
 results must be equal.
 """

@@ -8,6 +8,7 @@ with ``<name>.openai-sdk-final.json`` once null members are removed from both si
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 from conftest import DATA
+
+from streamfold import StreamAPIError
 
 RECORDED = DATA / "openai-recorded"
 STREAMS = sorted(RECORDED.glob("*.sse"))
@@ -154,3 +157,73 @@ def test_multiple_choices_and_tool_calls(impl: SimpleNamespace) -> None:
     assert len({call["id"] for call in calls}) == 2
     for call in calls:
         json.loads(call["function"]["arguments"])  # each call's arguments assembled whole
+
+
+# ---------------------------------------------------------------------------
+# Provider streams written for this project in the style of what Mistral (typed content
+# parts), Writer (a ``message`` beside every ``delta``) and Groq (``event: error`` mid-stream)
+# send; ``<name>.expected.json`` is the completion (or error) the contract gives, by hand.
+
+PROVIDER_STREAMS = sorted((DATA / "providers").glob("*.sse"))
+
+
+def random_splits(data: bytes, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    cuts = sorted(rng.randrange(len(data) + 1) for _ in range(rng.randint(1, 40)))
+    return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+
+
+def provider_params() -> list[Any]:
+    hows = [*SPLITTERS, "random-1", "random-2", "random-3"]
+    return [pytest.param(stream, how, id=f"{stream.stem}:{how}") for stream in PROVIDER_STREAMS for how in hows]
+
+
+def provider_expected(stream: Path) -> dict[str, Any]:
+    return json.loads(stream.with_name(stream.stem + ".expected.json").read_text(encoding="utf-8"))
+
+
+def test_provider_streams_are_present() -> None:
+    assert [s.stem for s in PROVIDER_STREAMS] == ["groq-error", "mistral-magistral", "writer-palmyra"]
+
+
+@pytest.mark.parametrize(("stream", "how"), provider_params())
+def test_provider_stream_folds_by_the_contract(impl: SimpleNamespace, stream: Path, how: str) -> None:
+    data = stream.read_bytes()
+    pieces = random_splits(data, int(how[-1])) if how.startswith("random") else SPLITTERS[how](data)
+    assert b"".join(pieces) == data
+    expected = provider_expected(stream)
+    if "error" in expected:
+        want = expected["error"]
+        with pytest.raises(StreamAPIError) as info:
+            impl.fold(pieces)
+        exc = info.value
+        assert (str(exc), exc.message, exc.error, exc.partial) == (want["str"], want["message"], want["error"], want["partial"])
+        return
+    acc = impl.ChatAccumulator()
+    events = [event for piece in pieces for event in acc.feed_events(piece)]
+    assert acc.result() == expected["completion"]
+    # the events add up to the answer's text and to its reasoning
+    assert "".join(e.delta for e in events if e.type == "content.delta") == expected["content_text"]
+    assert "".join(e.delta for e in events if e.type == "reasoning.delta") == (expected["reasoning_text"] or "")
+    done = {e.type: e for e in events if e.type.endswith(".done")}
+    assert done["content.done"].content == expected["content_text"]
+    assert ("reasoning.done" in done) == (expected["reasoning_text"] is not None)
+
+
+@pytest.mark.parametrize("stream", [s for s in PROVIDER_STREAMS if "error" not in provider_expected(s)], ids=lambda s: s.stem)
+def test_provider_stream_through_the_openai_drop_in(stream: Path) -> None:
+    """The drop-in carries the new shapes through: events and ``get_final_completion()``."""
+    pytest.importorskip("openai")
+    from streamfold.openai import StreamState
+
+    expected = provider_expected(stream)
+    state = StreamState()
+    events = [event for piece in per_event(stream.read_bytes()) for event in state.feed(piece)]
+    assert "".join(e.delta for e in events if e.type == "content.delta") == expected["content_text"]
+    final = state.get_final_completion()
+    message = final.choices[0].message
+    assert final.model_dump(exclude={"choices"}, exclude_none=True) == without_none(
+        {k: v for k, v in expected["completion"].items() if k != "choices"}
+    )
+    assert message.content == expected["completion"]["choices"][0]["message"]["content"]
+    assert final.choices[0].finish_reason == expected["completion"]["choices"][0]["finish_reason"]

@@ -96,6 +96,7 @@ cdef enum Key:
     K_ARGUMENTS
     K_REASONING           # "reasoning" (OpenRouter) and ...
     K_REASONING_CONTENT   # ... "reasoning_content" (DeepSeek): reasoning events
+    K_MESSAGE             # a choice's "message" (ignored beside a delta: Writer)
     K_SKIP  # a top-level member that needs no work (settled, object, obfuscation)
 
 
@@ -149,6 +150,8 @@ cdef Key _classify_ascii(object key) noexcept:
             return K_CREATED
         if memcmp(s, b"refusal", 7) == 0:
             return K_REFUSAL
+        if memcmp(s, b"message", 7) == 0:
+            return K_MESSAGE
     elif n == 8:
         if memcmp(s, b"logprobs", 8) == 0:
             return K_LOGPROBS
@@ -235,6 +238,8 @@ cdef Key _classify(object key) noexcept:
         return K_REASONING
     if PyUnicode_CompareWithASCIIString(key, b"reasoning_content") == 0:
         return K_REASONING_CONTENT
+    if PyUnicode_CompareWithASCIIString(key, b"message") == 0:
+        return K_MESSAGE
     return K_OTHER
 
 
@@ -640,6 +645,91 @@ cdef class _FunctionCall:
 
 
 @cython.final
+cdef class _Parts:
+    """``content`` once a list of typed parts has arrived (see _fold_py._Parts).  A rare
+    path (Mistral's reasoning models): plain Python operations, no key codes."""
+
+    cdef list parts
+    cdef _Text text       # all text of the text parts: content events
+    cdef _Text thinking   # all text of the thinking parts: reasoning events
+
+    def __cinit__(self, _Text before):
+        self.parts = []
+        self.text = before
+        self.thinking = None
+        if before is not None and before.length:
+            self.parts.append({"type": "text", "text": _new_text(before.value())})
+
+    cdef int add_string(self, object piece, list events, object index) except -1:
+        """A string delta is a text part."""
+        if PyUnicode_GET_LENGTH(piece):
+            self._add(self.parts, ({"type": "text", "text": piece},), False, events, index)
+        return 0
+
+    cdef int add_list(self, object parts, list events, object index) except -1:
+        self._add(self.parts, parts, False, events, index)
+        return 0
+
+    cdef int _add(self, list states, object parts, bint thinking, list events, object index) except -1:
+        cdef object part, kind, last, key, value, current
+        cdef dict target
+        for part in parts:
+            if not PyDict_Check(part):  # only inside a thinking list (content is checked)
+                states.append(None if part is None else _merge(None, part))
+                continue
+            kind = (<dict>part).get("type")
+            last = states[-1] if states else None
+            if (kind == "text" or kind == "thinking") and type(last) is dict and (<dict>last).get("type") == kind:
+                target = <dict>last
+            else:
+                target = {}
+                states.append(target)
+            for key, value in (<dict>part).items():
+                if value is None:
+                    continue
+                if key == "type":
+                    if "type" not in target:
+                        target["type"] = value if PyUnicode_Check(value) else _merge(None, value)
+                elif key == "text" and kind == "text" and PyUnicode_Check(value):
+                    target["text"] = _merge(target.get("text"), value)
+                    self._piece(value, thinking, events, index)
+                elif key == "thinking" and kind == "thinking" and PyList_Check(value):
+                    current = target.get("thinking")
+                    if type(current) is not list:
+                        current = []
+                        target["thinking"] = current
+                    self._add(<list>current, value, True, events, index)
+                elif key == "thinking" and kind == "thinking" and PyUnicode_Check(value):
+                    target["thinking"] = _merge(target.get("thinking"), value)
+                    self._piece(value, True, events, index)
+                else:
+                    target[key] = _merge(target.get(key), value)
+        return 0
+
+    cdef int _piece(self, object piece, bint thinking, list events, object index) except -1:
+        """Text of a text part (content) or of a thinking part (reasoning)."""
+        if not PyUnicode_GET_LENGTH(piece):
+            return 0
+        if thinking:
+            if self.thinking is None:
+                self.thinking = _new_text("")
+            self.thinking.add(piece)
+            if events is not None:
+                PyList_Append(events, ReasoningDeltaEvent(
+                    "reasoning.delta", index, piece, self.thinking, self.thinking.length))
+        else:
+            if self.text is None:
+                self.text = _new_text("")
+            self.text.add(piece)
+            if events is not None:
+                PyList_Append(events, ContentDeltaEvent("content.delta", index, piece, self.text, self.text.length))
+        return 0
+
+    cdef list value(self):
+        return [_value(state) for state in self.parts]
+
+
+@cython.final
 cdef class _Choice:
     cdef object index
     cdef object role
@@ -682,6 +772,8 @@ cdef class _Choice:
                 if <object>v is None:
                     continue
                 key = _key(<object>k)
+                if key == K_MESSAGE and rec.delta != NULL and <object>rec.delta is not None:
+                    continue  # it mirrors the delta (Writer sends both)
                 if key != K_INDEX and key != K_DELTA and key != K_LOGPROBS and key != K_FINISH_REASON:
                     self.extra[<object>k] = <object>v
         if events is not None and finished:
@@ -727,19 +819,35 @@ cdef class _Choice:
             if <object>v is None:
                 continue
             key = _key(<object>k)
-            if key == K_CONTENT:
+            if key == K_CONTENT:  # a string, or a list of typed parts (checked)
                 if type(self.content) is _Text and PyUnicode_CheckExact(<object>v):  # the hot path
                     (<_Text>self.content).add(<object>v)
+                elif type(self.content) is _Parts:
+                    if PyUnicode_Check(<object>v):
+                        (<_Parts>self.content).add_string(<object>v, events, self.index)
+                    else:
+                        (<_Parts>self.content).add_list(<object>v, events, self.index)
+                    continue  # _Parts gives its own events
+                elif PyUnicode_Check(<object>v):
+                    if self.content is None:
+                        self.content = _new_text(<object>v)
+                    else:
+                        (<_Text>self.content).add(<object>v)
                 else:
-                    self.content = _merge(self.content, <object>v)
-                if events is not None and _is_text_delta(self.content, <object>v):
+                    self.content = _Parts(self.content)
+                    (<_Parts>self.content).add_list(<object>v, events, self.index)
+                    continue
+                if events is not None and PyUnicode_GET_LENGTH(<object>v):
                     PyList_Append(events, ContentDeltaEvent(
                         "content.delta", self.index, <object>v, self.content, (<_Text>self.content).length))
             elif key == K_ROLE:
                 self.role = <object>v
-            elif key == K_REFUSAL:
-                self.refusal = _merge(self.refusal, <object>v)
-                if events is not None and _is_text_delta(self.refusal, <object>v):
+            elif key == K_REFUSAL:  # a string (checked)
+                if self.refusal is None:
+                    self.refusal = _new_text(<object>v)
+                else:
+                    (<_Text>self.refusal).add(<object>v)
+                if events is not None and PyUnicode_GET_LENGTH(<object>v):
                     PyList_Append(events, RefusalDeltaEvent(
                         "refusal.delta", self.index, <object>v, self.refusal, (<_Text>self.refusal).length))
             elif key == K_TOOL_CALLS:
@@ -775,8 +883,14 @@ cdef class _Choice:
             state = self.message.get(name)
             if type(state) is _Text:
                 PyList_Append(events, ReasoningDoneEvent(self.index, (<_Text>state).value(), self.finish_reason))
-        if type(self.content) is _Text:
-            PyList_Append(events, ContentDoneEvent(self.index, (<_Text>self.content).value(), self.finish_reason))
+        content = self.content
+        if type(content) is _Parts:
+            if (<_Parts>content).thinking is not None:
+                PyList_Append(events, ReasoningDoneEvent(
+                    self.index, (<_Parts>content).thinking.value(), self.finish_reason))
+            content = (<_Parts>content).text
+        if type(content) is _Text:
+            PyList_Append(events, ContentDoneEvent(self.index, (<_Text>content).value(), self.finish_reason))
         if type(self.refusal) is _Text:
             PyList_Append(events, RefusalDoneEvent(self.index, (<_Text>self.refusal).value(), self.finish_reason))
         if self.tool_calls is not None:
@@ -792,8 +906,8 @@ cdef class _Choice:
         return 0
 
     cdef dict value(self):
-        cdef dict message = {"role": _copy(self.role), "content": _value(self.content),
-                             "refusal": _value(self.refusal)}
+        cdef object content = (<_Parts>self.content).value() if type(self.content) is _Parts else _value(self.content)
+        cdef dict message = {"role": _copy(self.role), "content": content, "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             if type(state) is _ToolCalls:
                 message[key] = (<_ToolCalls>state).value()
@@ -879,12 +993,34 @@ cdef int _check_delta(dict delta, Py_ssize_t number, object data, Py_ssize_t i) 
         if <object>v is None:
             continue
         key = _key(<object>k)
-        if key == K_TOOL_CALLS:
+        if key == K_CONTENT:
+            if not PyUnicode_Check(<object>v):
+                _check_content(<object>v, number, data, i)
+        elif key == K_REFUSAL:
+            if not PyUnicode_Check(<object>v):
+                raise _errors.bad_shape(number, data, f"choices[{i}].delta.refusal", "a string", <object>v)
+        elif key == K_TOOL_CALLS:
             _check_tool_calls(<object>v, number, data, i)
         elif key == K_FUNCTION_CALL:
             _check_function(<object>v, number, data, f"choices[{i}].delta.function_call")
         elif key != K_ROLE and _is_container(<object>v) and not nesting_ok(<object>v):
             raise _too_deep(<object>v, number, data, f"choices[{i}].delta.{<object>k}")
+    return 0
+
+
+cdef int _check_content(object content, Py_ssize_t number, object data, Py_ssize_t i) except -1:
+    """A ``content`` that is not a string: a list of typed parts (objects), nested boundedly."""
+    cdef object part
+    cdef bint ok = PyList_Check(content)
+    if ok:
+        for part in content:
+            if not PyDict_Check(part):
+                ok = False
+                break
+    if not ok:
+        raise _errors.bad_shape(number, data, f"choices[{i}].delta.content", "a string or a list of objects", content)
+    if not nesting_ok(content):
+        raise _too_deep(content, number, data, f"choices[{i}].delta.content")
     return 0
 
 
@@ -977,7 +1113,7 @@ cdef int _check_function(object function, Py_ssize_t number, object data, str wh
 
 
 # ---------------------------------------------------------------------------
-# What an event is, for the fold (SPEC.md section 2)
+# What an event is, for the fold (docs/contract.md, section 2)
 
 cdef enum EventKind:
     EV_JSON      # data that starts with "{": a chunk
@@ -1162,7 +1298,7 @@ cdef class ChatAccumulator:
                                 (<_Choice>self._choices[index]).done_events(events)
                         return 0
                     else:  # EV_ERROR
-                        self._fail(_errors.api_error(self._events, _parse_error_data(payload), payload), True)
+                        self._fail(_errors.error_event(self._events, payload), True)
             finally:
                 del payloads[:]
                 del chunks[:]
@@ -1314,7 +1450,7 @@ cdef class ChatAccumulator:
         return 0
 
     def snapshot(self):
-        """The completion folded so far (SPEC.md section 3 shape)."""
+        """The completion folded so far (the shape of docs/contract.md, section 3)."""
         cdef dict top = self._top
         cdef dict result = {
             "id": top.get("id"),
@@ -1338,13 +1474,6 @@ cdef class ChatAccumulator:
         if not self._done:
             unfinished = [i for i in sorted(self._choices)
                           if (<_Choice>self._choices[i]).finish_reason is None]
-            if not self._chunks or unfinished:
+            if not self._choices or unfinished:  # no choice at all is not a completion either
                 self._fail(_errors.incomplete(self._chunks, unfinished), False)
         return self.snapshot()
-
-
-cdef object _parse_error_data(bytes payload):
-    try:
-        return _loads(payload)
-    except _JSONDecodeError:
-        return payload.decode("utf-8", "replace")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import reprlib
 from typing import Any
 
+import orjson
+
 #: How much of a bad event's data an error message shows.
 PREVIEW_CHARS = 200
 
@@ -156,16 +158,26 @@ def event_too_large(event_number: int, limit: int) -> EventTooLargeError:
     return EventTooLargeError(f"event {event_number} is larger than max_event_bytes={limit}")
 
 
-def api_error(event_number: int, payload: Any, data: bytes | None) -> StreamAPIError:
-    """An in-band error: ``event: error`` or a chunk with a truthy ``error`` member.
+def api_error(event_number: int, chunk: dict[str, Any], data: bytes | None) -> StreamAPIError:
+    """A chunk with a truthy ``error`` member: that member is the error object."""
+    return _api_error(event_number, chunk["error"], chunk, data)
 
-    ``payload`` is the decoded JSON (or the text when it is not JSON).  The error object
-    is ``payload["error"]`` when that is truthy, else the payload itself; the message is
-    ``error.message``, else ``payload.message``, else a preview of the data.
-    """
+
+def error_event(event_number: int, data: bytes) -> StreamAPIError:
+    """An ``event: error``: the error object is its data parsed as JSON (the text when it is
+    not JSON), or the inner object when that data is ``{"error": {...}}`` (Groq)."""
+    try:
+        payload: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        payload = data.decode("utf-8", "replace")
     error = payload
-    if isinstance(payload, dict) and payload.get("error"):
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         error = payload["error"]
+    return _api_error(event_number, error, payload, data)
+
+
+def _api_error(event_number: int, error: Any, payload: Any, data: bytes | None) -> StreamAPIError:
+    """The message is ``error.message``, else ``payload.message``, else a preview of the data."""
     message = None
     if isinstance(error, dict):
         message = error.get("message")
@@ -178,10 +190,11 @@ def api_error(event_number: int, payload: Any, data: bytes | None) -> StreamAPIE
 
 
 def incomplete(chunks: int, unfinished: list[int]) -> IncompleteStreamError:
-    """End of input without ``[DONE]`` while a choice had no ``finish_reason``."""
+    """End of input without ``[DONE]``: no chunk, no choice, or a choice without ``finish_reason``."""
     if chunks == 0:
         return IncompleteStreamError("stream ended before any chunk arrived")
+    after = f"stream ended after {chunks} chunk{'' if chunks == 1 else 's'} without [DONE]"
+    if not unfinished:
+        return IncompleteStreamError(f"{after} and without any choice")
     which = ", ".join(str(i) for i in unfinished)
-    return IncompleteStreamError(
-        f"stream ended after {chunks} chunks without [DONE]; choice {which} has no finish_reason"
-    )
+    return IncompleteStreamError(f"{after}; choice {which} has no finish_reason")

@@ -2,7 +2,7 @@
 
 ``ChatAccumulator`` frames raw stream bytes into events, decodes each chunk with orjson
 (bytes in, no str decode first) and folds the chunk deltas into one completion
-(SPEC.md sections 2 to 4).  Text is kept as a list of pieces and joined only when a
+(docs/contract.md, sections 2 to 5).  Text is kept as a list of pieces and joined only when a
 snapshot or the result is asked for.
 
 A chunk is checked whole before any of it is folded, so a bad chunk leaves no trace in
@@ -359,6 +359,91 @@ class _FunctionCall:
         return result
 
 
+class _Parts:
+    """``content`` once a list of typed parts has arrived (Mistral's reasoning models).
+
+    ``parts`` holds the part states in order: appended, except that a ``text`` part merges
+    into a last ``text`` part and a ``thinking`` part into a last ``thinking`` part
+    (docs/contract.md, section 3).  ``text`` and ``thinking`` accumulate all the text of the
+    text parts and of the thinking parts: what content and reasoning events show.
+    """
+
+    __slots__ = ("parts", "text", "thinking")
+
+    def __init__(self, before: _Text | None) -> None:
+        self.parts: list[Any] = []
+        self.text = before  # text folded as a string before the first list goes on here
+        self.thinking: _Text | None = None
+        if before is not None and before.length:  # ... and becomes a leading text part
+            self.parts.append({"type": "text", "text": _Text(before.value())})
+
+    def add_string(self, piece: str, events: list[ChatEvent] | None, index: int) -> None:
+        """A string delta is a text part."""
+        if piece:
+            self._add(self.parts, ({"type": "text", "text": piece},), False, events, index)
+
+    def add_list(self, parts: list[Any], events: list[ChatEvent] | None, index: int) -> None:
+        self._add(self.parts, parts, False, events, index)
+
+    def _add(self, states: list[Any], parts: Any, thinking: bool, events: list[ChatEvent] | None,
+             index: int) -> None:
+        """Fold ``parts`` into ``states``; ``thinking``: inside a thinking part's list, where
+        text parts are reasoning text."""
+        for part in parts:
+            if not isinstance(part, dict):  # only inside a thinking list (content is checked)
+                states.append(None if part is None else _merge(None, part))
+                continue
+            kind = part.get("type")
+            last = states[-1] if states else None
+            if (kind == "text" or kind == "thinking") and type(last) is dict and last.get("type") == kind:
+                target = last
+            else:
+                target = {}
+                states.append(target)
+            for key, value in part.items():
+                if value is None:
+                    continue
+                if key == "type":
+                    if "type" not in target:
+                        target["type"] = value if isinstance(value, str) else _merge(None, value)
+                elif key == "text" and kind == "text" and isinstance(value, str):
+                    target["text"] = _merge(target.get("text"), value)
+                    self._piece(value, thinking, events, index)
+                elif key == "thinking" and kind == "thinking" and isinstance(value, list):
+                    current = target.get("thinking")
+                    if type(current) is not list:
+                        current = target["thinking"] = []
+                    self._add(current, value, True, events, index)
+                elif key == "thinking" and kind == "thinking" and isinstance(value, str):
+                    target["thinking"] = _merge(target.get("thinking"), value)
+                    self._piece(value, True, events, index)
+                else:
+                    target[key] = _merge(target.get(key), value)
+
+    def _piece(self, piece: str, thinking: bool, events: list[ChatEvent] | None, index: int) -> None:
+        """Text of a text part (content) or of a thinking part (reasoning): accumulate, and
+        give its delta event."""
+        if not piece:
+            return
+        if thinking:
+            text = self.thinking
+            if text is None:
+                text = self.thinking = _Text("")
+            text.add(piece)
+            if events is not None:
+                events.append(ReasoningDeltaEvent("reasoning.delta", index, piece, text, text.length))
+        else:
+            text = self.text
+            if text is None:
+                text = self.text = _Text("")
+            text.add(piece)
+            if events is not None:
+                events.append(ContentDeltaEvent("content.delta", index, piece, text, text.length))
+
+    def value(self) -> list[Any]:
+        return [_value(state) for state in self.parts]
+
+
 class _Choice:
     __slots__ = ("index", "role", "content", "refusal", "message", "tool_calls", "logprobs", "finish_reason",
                  "extra", "done")
@@ -391,8 +476,11 @@ class _Choice:
             self._merge_logprobs(logprobs, events)
         if not _CHOICE_KEYS.issuperset(choice):  # other members (Azure content_filter_results)
             for key, value in choice.items():
-                if value is not None and key not in _CHOICE_KEYS:
-                    self.extra[key] = value
+                if value is None or key in _CHOICE_KEYS:
+                    continue
+                if key == "message" and delta is not None:
+                    continue  # it mirrors the delta (Writer sends both)
+                self.extra[key] = value
         if events is not None and finish_reason is not None:
             self.done_events(events)
 
@@ -419,20 +507,36 @@ class _Choice:
         for key, value in delta.items():
             if value is None:
                 continue
-            if key == "content":
+            if key == "content":  # a string, or a list of typed parts (checked)
                 content = self.content
                 if type(content) is _Text and type(value) is str:  # the hot path
-                    if value:
+                    content.add(value)
+                elif type(content) is _Parts:
+                    if isinstance(value, str):
+                        content.add_string(value, events, self.index)
+                    else:
+                        content.add_list(value, events, self.index)
+                    continue  # _Parts gives its own events
+                elif isinstance(value, str):
+                    if content is None:
+                        content = self.content = _Text(value)
+                    else:
                         content.add(value)
                 else:
-                    content = self.content = _merge(content, value)
-                if events is not None and type(content) is _Text and isinstance(value, str) and value:
+                    self.content = _Parts(content)
+                    self.content.add_list(value, events, self.index)
+                    continue
+                if events is not None and value:
                     events.append(ContentDeltaEvent("content.delta", self.index, value, content, content.length))
             elif key == "role":
                 self.role = value
-            elif key == "refusal":
-                refusal = self.refusal = _merge(self.refusal, value)
-                if events is not None and type(refusal) is _Text and isinstance(value, str) and value:
+            elif key == "refusal":  # a string (checked)
+                refusal = self.refusal
+                if refusal is None:
+                    refusal = self.refusal = _Text(value)
+                else:
+                    refusal.add(value)
+                if events is not None and value:
                     events.append(RefusalDeltaEvent("refusal.delta", self.index, value, refusal, refusal.length))
             elif key == "tool_calls":
                 calls = self.tool_calls
@@ -463,8 +567,13 @@ class _Choice:
             reasoning = self.message.get(key)
             if type(reasoning) is _Text:
                 events.append(ReasoningDoneEvent(index, reasoning.value(), finish_reason))
-        if type(self.content) is _Text:
-            events.append(ContentDoneEvent(index, self.content.value(), finish_reason))
+        content = self.content
+        if type(content) is _Parts:
+            if content.thinking is not None:
+                events.append(ReasoningDoneEvent(index, content.thinking.value(), finish_reason))
+            content = content.text
+        if type(content) is _Text:
+            events.append(ContentDoneEvent(index, content.value(), finish_reason))
         if type(self.refusal) is _Text:
             events.append(RefusalDoneEvent(index, self.refusal.value(), finish_reason))
         if self.tool_calls is not None:
@@ -477,7 +586,8 @@ class _Choice:
                 events.append(LogprobsRefusalDoneEvent(index, list(self.logprobs["refusal"]), finish_reason))
 
     def value(self) -> dict[str, Any]:
-        message = {"role": _copy(self.role), "content": _value(self.content), "refusal": _value(self.refusal)}
+        content = self.content.value() if type(self.content) is _Parts else _value(self.content)
+        message = {"role": _copy(self.role), "content": content, "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             message[key] = state.value() if isinstance(state, (_ToolCalls, _FunctionCall)) else _value(state)
         result = {
@@ -526,6 +636,14 @@ def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[
             for key, value in delta.items():  # in order: the first bad member is reported
                 if value is None:
                     continue
+                if key == "content":
+                    if type(value) is not str and not isinstance(value, str):
+                        _check_content(value, number, data, i)
+                    continue
+                if key == "refusal":
+                    if type(value) is not str and not isinstance(value, str):
+                        raise _errors.bad_shape(number, data, f"choices[{i}].delta.refusal", "a string", value)
+                    continue
                 if key == "tool_calls":
                     _check_tool_calls(value, number, data, i)
                 elif key == "function_call":
@@ -534,6 +652,14 @@ def _check_choices(choices: Any, number: int, data: bytes | None) -> list[tuple[
                     raise _too_deep(value, number, data, f"choices[{i}].delta.{key}")
         checked.append((index, choice, delta, logprobs))
     return checked
+
+
+def _check_content(content: Any, number: int, data: bytes | None, i: int) -> None:
+    """A ``content`` that is not a string: a list of typed parts (objects), nested boundedly."""
+    if not isinstance(content, list) or not all(isinstance(part, dict) for part in content):
+        raise _errors.bad_shape(number, data, f"choices[{i}].delta.content", "a string or a list of objects", content)
+    if not nesting_ok(content):
+        raise _too_deep(content, number, data, f"choices[{i}].delta.content")
 
 
 def _check_logprobs(logprobs: Any, number: int, data: bytes | None, i: int) -> None:
@@ -673,7 +799,7 @@ class ChatAccumulator:
             self._events += 1
             if etype and etype != b"message":
                 if etype == b"error":
-                    self._fail(_errors.api_error(self._events, _parse_error_data(payload), payload))
+                    self._fail(_errors.error_event(self._events, payload))
                 self._ignored += 1
                 continue
             if payload[:1] != b"{":
@@ -762,7 +888,7 @@ class ChatAccumulator:
                 state.merge(choice, delta, logprobs, events, self._parse)
 
     def snapshot(self) -> dict[str, Any]:
-        """The completion folded so far (SPEC.md section 3 shape)."""
+        """The completion folded so far (the shape of docs/contract.md, section 3)."""
         top = self._top
         result: dict[str, Any] = {
             "id": top.get("id"),
@@ -785,13 +911,6 @@ class ChatAccumulator:
             raise self._error
         if not self._done:
             unfinished = [i for i in sorted(self._choices) if self._choices[i].finish_reason is None]
-            if not self._chunks or unfinished:
+            if not self._choices or unfinished:  # no choice at all is not a completion either
                 self._fail(_errors.incomplete(self._chunks, unfinished), final=False)
         return self.snapshot()
-
-
-def _parse_error_data(payload: bytes) -> Any:
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return payload.decode("utf-8", "replace")

@@ -2,7 +2,7 @@
 
 Bytes go in, in pieces split anywhere; lines are split on bytes (CRLF, LF, CR) before
 any UTF-8 decoding, and events come out following the WHATWG event-stream rules
-(SPEC.md section 1).  The Cython module defines the same names with the same behaviour.
+(docs/contract.md, section 1).  The Cython module defines the same names with the same behaviour.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class MockConfig:
     only the first ``fault_times`` requests made with these same settings (a retry then
     succeeds).  ``seed`` makes the output reproducible.  ``provider`` shapes the chunks as
     that server does (``openai``, ``azure``, ``groq``, ``deepseek``, ``openrouter``,
-    ``ollama``, ``vllm``, ``gemini``: see ``_providers.py``).
+    ``ollama``, ``vllm``, ``gemini``, ``mistral``, ``writer``: see ``_providers.py``).
     """
 
     output_tokens: int = 32

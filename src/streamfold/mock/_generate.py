@@ -103,7 +103,9 @@ def _choice_deltas(config: MockConfig, request: dict[str, Any], shape: Shape, in
     reasoning = tokens(config, request, config.reasoning_tokens, salt=100 + index)
     for piece in _pieces(reasoning, config.tokens_per_chunk):
         delta: dict[str, Any] = {shape.reasoning_key: piece}
-        if shape.null_content_with_reasoning:
+        if shape.content_parts:
+            delta = {"content": [{"type": "thinking", "thinking": [{"type": "text", "text": piece}]}]}
+        elif shape.null_content_with_reasoning:
             delta["content"] = None
         deltas.append(delta)
     if config.tool_calls:
@@ -113,14 +115,22 @@ def _choice_deltas(config: MockConfig, request: dict[str, Any], shape: Shape, in
         count = output_count(config, request)
         finish = "length" if count < config.output_tokens else "stop"
         text = tokens(config, request, count, salt=index)
-        deltas += [{"content": piece} for piece in _pieces(text, config.tokens_per_chunk)]
-    deltas.append({})
+        if shape.content_parts:
+            deltas += [{"content": [{"type": "text", "text": piece}]} for piece in _pieces(text, config.tokens_per_chunk)]
+        else:
+            deltas += [{"content": piece} for piece in _pieces(text, config.tokens_per_chunk)]
+    deltas.append({"content": ""} if shape.content_parts else {})
     if shape.role_every_chunk:
         deltas = [{"role": "assistant", **delta} for delta in deltas]
     choices: list[dict[str, Any]] = [
         {"index": index, "delta": delta, "logprobs": None, "finish_reason": None} for delta in deltas
     ]
     choices[-1]["finish_reason"] = finish
+    if shape.mirror_message:
+        for item in choices:
+            delta = item["delta"]
+            item["message"] = {"role": "assistant", "content": delta.get("content"), "tool_calls": delta.get("tool_calls")}
+        choices[-1]["message"]["content"] = None
     if shape.azure_filters:
         for item in choices[1:-1]:
             item["content_filter_results"] = AZURE_FILTER

@@ -1,4 +1,4 @@
-"""The ways real servers shape the same answer (see PROVIDERS.md in the reference notes).
+"""The ways real servers shape the same answer (docs/providers.md).
 
 Each provider is a set of traits the generator applies; a fold that is correct gives the
 same message for every one of them (Gemini's ``finish_reason`` for tool calls excepted).
@@ -35,6 +35,11 @@ class Shape:
     usage_in: str = "chunk"
     #: an SSE comment written before the first chunk (OpenRouter)
     preamble: bytes = b""
+    #: reasoning and text as lists of typed parts, ``thinking`` then ``text``, and a last
+    #: ``content: ""`` with the finish reason (Mistral's reasoning models)
+    content_parts: bool = False
+    #: a ``message`` beside every ``delta``, mirroring it (Writer)
+    mirror_message: bool = False
 
 
 SHAPES: dict[str, Shape] = {
@@ -46,6 +51,8 @@ SHAPES: dict[str, Shape] = {
     "ollama": Shape(role_every_chunk=True, tool_calls="all", call_index="zero"),
     "vllm": Shape(resend_ids=True),
     "gemini": Shape(tool_calls="each", call_index="none", tool_finish="stop"),
+    "mistral": Shape(content_parts=True),
+    "writer": Shape(mirror_message=True),
 }
 
 #: Azure's content-filter verdict, on the prompt and on every choice.
