@@ -26,6 +26,7 @@ from openai.lib.streaming import chat as openai_chat  # noqa: E402
 
 import streamfold  # noqa: E402
 import streamfold.openai as dropin_module  # noqa: E402
+from conftest import DATA  # noqa: E402
 from openai_mock import (  # noqa: E402
     LOOSE_WEATHER,
     MESSAGES,
@@ -425,28 +426,36 @@ def test_http_errors_are_openais(dropin: SimpleNamespace) -> None:
             pass
 
 
-def test_an_error_in_the_stream_is_openais_api_error_with_the_partial(dropin: SimpleNamespace) -> None:
-    body = sse(
+IN_STREAM_ERRORS = {
+    "a chunk": sse(
         chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": "Half an"}}]),
         {"error": {"message": "overloaded", "type": "server_error", "code": "busy"}},
-    )
+    ),
+    "groq's event: error": (DATA / "providers" / "groq-error.sse").read_bytes(),
+}
+
+
+@pytest.mark.parametrize("body", IN_STREAM_ERRORS.values(), ids=IN_STREAM_ERRORS)
+def test_an_error_in_the_stream_is_openais_api_error_with_the_partial(dropin: SimpleNamespace, body: bytes) -> None:
     server = Server(body)
     seen = []
     with pytest.raises(openai.APIError) as caught:
         with ours(server.client()) as stream:
             for event in stream:
                 seen.append(event.type)
+    reference_seen = []
     with pytest.raises(openai.APIError) as reference:
         with theirs(server.client()) as stream:
-            stream.until_done()
+            for event in stream:
+                reference_seen.append(event.type)
     error = caught.value
     assert isinstance(error, streamfold.StreamAPIError) and isinstance(error, dropin_module.StreamAPIError)
-    assert (error.message, error.body, error.code, error.type) == (
-        reference.value.message, reference.value.body, reference.value.code, reference.value.type)
-    assert error.request is not None
-    assert error.error == {"message": "overloaded", "type": "server_error", "code": "busy"}
-    assert error.partial is not None and error.partial["choices"][0]["message"]["content"] == "Half an"
-    assert seen == ["chunk", "content.delta"] and server.bodies[0].closed
+    assert (str(error), error.message, error.body, error.code, error.type) == (
+        str(reference.value), reference.value.message, reference.value.body, reference.value.code,
+        reference.value.type)
+    assert error.request is not None and error.error == error.body
+    assert error.partial is not None and error.partial["choices"][0]["message"]["content"]
+    assert seen == reference_seen and server.bodies[0].closed
 
 
 def test_a_connection_lost_mid_body_is_openais_connection_error_with_the_partial(dropin: SimpleNamespace) -> None:
@@ -500,3 +509,28 @@ def test_the_readme_example_runs_offline() -> None:
     expected = streamfold.fold(sample)
     assert proc.stdout.splitlines()[0] == expected["choices"][0]["message"]["content"]
     assert f"finish_reason={expected['choices'][0]['finish_reason']}" in proc.stdout
+
+
+@pytest.mark.parametrize("fixes", [False, True])
+def test_content_as_typed_parts_streams_its_text_and_keeps_the_parts(dropin: SimpleNamespace, fixes: bool) -> None:
+    """Mistral's reasoning models send content as typed parts (thinking, then text): the
+    events carry the text parts' text (and, with fixes, the thinking as reasoning), and the
+    completion keeps the parts, as the fold does (and as openai keeps them in a
+    non-streaming answer)."""
+    stream_file = DATA / "providers" / "mistral-magistral.sse"
+    expected = json.loads(stream_file.with_name("mistral-magistral.expected.json").read_text(encoding="utf-8"))
+    server = Server(stream_file.read_bytes(), reads="per-event")
+    with ours(server.client(), fixes=fixes, response_format=Location) as stream:  # parts are never parsed
+        events = list(stream)
+        snapshot = stream.current_completion_snapshot
+        final = stream.get_final_completion()
+    text = "".join(e.delta for e in events if e.type == "content.delta")
+    assert text == expected["content_text"]
+    assert [e.content for e in events if e.type == "content.done"] == [expected["content_text"]]
+    reasoning = "".join(e.delta for e in events if e.type == "reasoning.delta")
+    assert reasoning == (expected["reasoning_text"] if fixes else "")
+    parts = expected["completion"]["choices"][0]["message"]["content"]
+    for completion in (snapshot, final):
+        assert completion.choices[0].message.content == parts and completion.choices[0].message.parsed is None
+        assert dump(completion)["choices"][0]["message"]["content"] == parts
+    assert final.usage is not None and final.usage.total_tokens == expected["completion"]["usage"]["total_tokens"]

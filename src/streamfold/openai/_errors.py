@@ -25,8 +25,7 @@ class StreamAPIError(core.StreamAPIError, openai.APIError):
     def of(cls, error: core.StreamAPIError, request: Any) -> StreamAPIError:
         """The drop-in's error for the core's ``error``, on the response to ``request``."""
         new = cls.__new__(cls)
-        openai.APIError.__init__(new, error.message, request, body=error.error)
-        new.args = error.args
+        openai.APIError.__init__(new, error.message, request, body=error.error)  # str(): the message, as openai's
         new.error = error.error
         new.partial = error.partial
         return new

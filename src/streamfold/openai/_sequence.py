@@ -56,7 +56,7 @@ class _Choice:
     __slots__ = ("content", "content_length", "refusal", "refusal_length", "refusal_seen", "logprobs",
                  "logprobs_content", "logprobs_refusal", "finish_reason", "content_done", "refusal_done",
                  "logprobs_content_done", "logprobs_refusal_done", "calls", "current_call", "done_calls",
-                 "appearances", "first_keys", "later", "choice_keys")
+                 "appearances", "first_keys", "later", "choice_keys", "parts")
 
     def __init__(self) -> None:
         self.content: Any = None  # the accumulating content (None: nothing but empty strings yet)
@@ -77,6 +77,7 @@ class _Choice:
         self.first_keys: set[str] = set()  # its first delta's members
         self.later = False  # its last chunk was not the stream's first (openai parses only then)
         self.choice_keys: set[str] = set()  # its members openai's snapshot sets
+        self.parts = False  # its content came as typed parts: no response format parses it
 
 
 def _name_merge(current: str, new: Any) -> str:
@@ -238,6 +239,10 @@ class OpenAISequence(_Sequence):
             if type(content) is str:
                 out.append(ev.content_delta(index, content, choice.content, choice.content_length,
                                             rich and not choice.refusal_length))
+            elif content:  # typed parts (Mistral): openai has no sense of them; the text parts' text
+                choice.parts = True
+                out += [ev.content_delta(index, event.delta, event._text, event._length, False) for event in core
+                        if event.type == "content.delta" and event.choice_index == index]
             refusal = delta.get("refusal")
             if type(refusal) is str:
                 choice.refusal_seen = True
@@ -380,7 +385,8 @@ class OpenAISequence(_Sequence):
             choice.content_done = True
             content = ev.text_of(choice.content, choice.content_length)
             parsed = None  # (a choice cut short is only seen here with raise_on_truncation=False)
-            if self.format is not None and not choice.refusal_length and choice.finish_reason not in TRUNCATED:
+            if (self.format is not None and not choice.refusal_length and not choice.parts
+                    and choice.finish_reason not in TRUNCATED):
                 parsed = parse_content(self.format, content)
             self.parsed[index] = parsed
             out.append(ev.event(ev.ContentDoneEvent, {"type": "content.done", "content": content, "parsed": parsed},
@@ -422,6 +428,7 @@ class FixedSequence(_Sequence):
         super().__init__(state, response_format, tools)
         self.live_arguments = live_arguments  # parse_partial_arguments: the core's live parsed value
         self.calls_done: dict[int, int] = {}  # arguments.done events so far, by choice (their position)
+        self.parts: set[int] = set()  # choices whose content came as typed parts (never parsed)
 
     def events(self, data: dict[str, Any], core: list[Any], chunk: Any) -> list[Any]:
         """The drop-in's events for core events: a chunk's (``data``), or the done events
@@ -432,6 +439,8 @@ class FixedSequence(_Sequence):
             index = event.choice_index
             if kind == "chunk":
                 out.append(ev.chunk_event(event.chunk, chunk, self.state))
+                if self.format is not None:
+                    self._note_parts(event.chunk)
             elif kind == "content.delta":
                 out.append(ev.content_delta(index, event.delta, event._text, event._length, self.format is not None))
             elif kind == "tool_calls.function.arguments.delta":
@@ -470,9 +479,15 @@ class FixedSequence(_Sequence):
                                     choice_index=index, finish_reason=event.finish_reason))
         return out
 
+    def _note_parts(self, data: dict[str, Any]) -> None:
+        for item in data.get("choices") or ():
+            if type((item.get("delta") or _EMPTY).get("content")) is list:
+                self.parts.add(item.get("index") or 0)
+
     def _content_done(self, event: Any) -> Any:
         parsed = None
-        if self.format is not None and event.content and event.finish_reason not in TRUNCATED:
+        if (self.format is not None and event.content and event.finish_reason not in TRUNCATED
+                and event.choice_index not in self.parts):
             parsed = parse_content(self.format, event.content)
         self.parsed[event.choice_index] = parsed
         return ev.event(ev.ContentDoneEvent, {"type": "content.done", "content": event.content, "parsed": parsed},
