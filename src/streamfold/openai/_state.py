@@ -12,7 +12,7 @@ from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 from .._errors import TRUNCATED
 from .._framing_py import DEFAULT_MAX_EVENT_BYTES
 from .._impl import ChatAccumulator
-from ._convert import Tools, chunk_to_dict, completion_model, has_parseable_input, is_rich_format
+from ._convert import Tools, chunk_to_dict, completion_model, has_parseable_input, is_model_type, is_rich_format
 from ._sequence import FixedSequence, OpenAISequence
 
 ResponseFormatT = TypeVar("ResponseFormatT")
@@ -71,7 +71,7 @@ class StreamState(Generic[ResponseFormatT]):
         if fixes:
             self._sequence = FixedSequence(self, self._format, self._tools, parse_partial_arguments)
         else:
-            self._sequence = OpenAISequence(self, self._format, self._tools)
+            self._sequence = OpenAISequence(self, self._format, self._tools, parse_partial_arguments)
         self._snapshot: ParsedChatCompletion[Any] | None = None
 
     # ------------------------------------------------------------------ input
@@ -81,7 +81,7 @@ class StreamState(Generic[ResponseFormatT]):
         ``streamfold.StreamError`` with the completion so far in ``.partial``."""
         data = chunk_to_dict(chunk)
         core = self._acc.add_chunk_events(data)
-        return self._chunk_events(data, core, chunk if isinstance(chunk, ChatCompletionChunk) else None)
+        return self._chunk_events(data, core, chunk if data is not chunk and is_model_type(type(chunk)) else None)
 
     def feed(self, data: bytes) -> list[Any]:
         """Fold raw stream bytes (split anywhere); return the events they completed.
@@ -129,12 +129,12 @@ class StreamState(Generic[ResponseFormatT]):
             return []
         return self._sequence.events({}, core, None) if self._fixes else []
 
-    def _chunk_events(self, data: dict[str, Any], core: list[Any], chunk: ChatCompletionChunk | None) -> list[Any]:
-        self._snapshot = None
+    def _chunk_events(self, data: dict[str, Any], core: list[Any], chunk: Any) -> list[Any]:
+        self._snapshot = None  # the fold moved on
         if self._raise_midstream:
             self._check_truncation(data)
         events = self._sequence.events(data, core, chunk)
-        self._snapshot = None  # the done events may have parsed something
+        self._snapshot = None  # and the done events may have parsed something
         return events
 
     def _check_truncation(self, data: dict[str, Any]) -> None:

@@ -11,13 +11,12 @@ straight into a ``StreamState``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from openai.types.chat import ParsedChatCompletion
 
-from .._api import _keep_partial
 from .._errors import IncompleteStreamError
 from .._framing_py import DEFAULT_MAX_EVENT_BYTES
 from ._convert import is_given, request_format
@@ -141,13 +140,6 @@ class _BaseStream(Generic[ResponseFormatT]):
         if not callable(callback):
             raise TypeError(f"a callback must be callable, not {type(callback).__name__}")
 
-    def _check_open(self) -> None:
-        """Reading on after ``close()`` (or the ``with`` block) left the stream unfinished."""
-        if self._closed and not self._finished:
-            error = IncompleteStreamError("the stream was closed before it ended")
-            _keep_partial(error, self._state.accumulator)
-            raise error
-
     def _fail(self, exc: Exception) -> Exception:
         """Reading failed: nothing more will come (openai's iterator ends, and
         ``get_final_completion()`` raises again).  Returns the error to raise: openai's type
@@ -155,6 +147,11 @@ class _BaseStream(Generic[ResponseFormatT]):
         self._finished = True
         acc = self._state.accumulator
         return translate(exc, self._raw.response.request, acc.snapshot() if acc.chunks else None)
+
+    def _final(self) -> ParsedChatCompletion[ResponseFormatT]:
+        if self._closed and not self._finished and not self._state.accumulator.chunks:
+            raise IncompleteStreamError("the stream was closed before any chunk arrived")
+        return self._state.get_final_completion()
 
 
 class ChatStream(_BaseStream[ResponseFormatT]):
@@ -167,10 +164,10 @@ class ChatStream(_BaseStream[ResponseFormatT]):
 
     def __init__(self, client: Any, request: dict[str, Any], state: StreamState[ResponseFormatT]) -> None:
         super().__init__(client, request, state)
-        self._events: Iterator[Any] | None = None
+        self._events: Generator[Any, None, None] | None = None
 
     def __enter__(self) -> ChatStream[ResponseFormatT]:
-        self._open()
+        self._send()
         return self
 
     def __exit__(
@@ -178,32 +175,39 @@ class ChatStream(_BaseStream[ResponseFormatT]):
     ) -> None:
         self.close()
 
-    def _open(self) -> Iterator[Any]:
-        if self._events is None:
-            self._check_open()
+    def _send(self) -> None:
+        if self._raw is None and not self._closed:
             self._raw = self._client.chat.completions.create(**self._request)
-            self._events = self._read()
-        return self._events
 
     def close(self) -> None:
-        """Close the response and release the connection (safe to call twice)."""
+        """Close the response and release the connection (safe to call twice); the events
+        not read yet are dropped."""
         self._closed = True
         if self._raw is not None:
             self._raw.response.close()
+        if self._events is not None:
+            try:
+                self._events.close()
+            except ValueError:  # close() from a callback, while the events are being read
+                pass
 
-    def __iter__(self) -> ChatStream[ResponseFormatT]:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # The one iterator of the stream: a loop that breaks leaves it where it stopped.
+        if self._events is None:
+            self._events = self._read()
+        return self._events
 
     def __next__(self) -> Any:
-        if self._finished:
-            raise StopIteration
-        self._check_open()
-        return next(self._open())
+        return next(iter(self))
 
-    def _read(self) -> Iterator[Any]:
+    def _read(self) -> Generator[Any, None, None]:
+        self._send()
+        if self._raw is None:  # closed before the request was sent
+            return
+        response = self._raw.response
         feed, callbacks = self._state.feed_event, self._callbacks
         try:
-            for read in self._raw.response.iter_bytes():
+            for read in response.iter_bytes():
                 for piece in event_pieces(read):  # one chunk at a time (see StreamState.iter_feed)
                     for event in feed(piece):
                         if callbacks:
@@ -211,13 +215,13 @@ class ChatStream(_BaseStream[ResponseFormatT]):
                                 callback(event)
                         yield event
         except Exception as exc:
-            self.close()
+            response.close()
             error = self._fail(exc)
             if error is exc:
                 raise
             raise error from exc
         self._finished = True
-        self.close()
+        response.close()
 
     def until_done(self) -> ChatStream[ResponseFormatT]:
         """Read the rest of the stream (calling the ``on()`` callbacks); returns the stream."""
@@ -232,7 +236,7 @@ class ChatStream(_BaseStream[ResponseFormatT]):
         ``.partial``), as does calling this after the stream was closed unfinished.
         """
         self.until_done()
-        return self._state.get_final_completion()
+        return self._final()
 
     def _check_callback(self, callback: Callback) -> None:
         super()._check_callback(callback)
@@ -245,10 +249,10 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
 
     def __init__(self, client: Any, request: dict[str, Any], state: StreamState[ResponseFormatT]) -> None:
         super().__init__(client, request, state)
-        self._events: AsyncIterator[Any] | None = None
+        self._events: AsyncGenerator[Any, None] | None = None
 
     async def __aenter__(self) -> AsyncChatStream[ResponseFormatT]:
-        await self._open()
+        await self._send()
         return self
 
     async def __aexit__(
@@ -256,33 +260,38 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
     ) -> None:
         await self.close()
 
-    async def _open(self) -> AsyncIterator[Any]:
-        if self._events is None:
-            self._check_open()
+    async def _send(self) -> None:
+        if self._raw is None and not self._closed:
             self._raw = await self._client.chat.completions.create(**self._request)
-            self._events = self._read()
-        return self._events
 
     async def close(self) -> None:
-        """Close the response and release the connection (safe to call twice)."""
+        """Close the response and release the connection (safe to call twice); the events
+        not read yet are dropped."""
         self._closed = True
         if self._raw is not None:
             await self._raw.response.aclose()
+        if self._events is not None:
+            try:
+                await self._events.aclose()
+            except RuntimeError:  # close() from a callback, while the events are being read
+                pass
 
-    def __aiter__(self) -> AsyncChatStream[ResponseFormatT]:
-        return self
+    def __aiter__(self) -> AsyncIterator[Any]:
+        if self._events is None:
+            self._events = self._read()
+        return self._events
 
     async def __anext__(self) -> Any:
-        if self._finished:
-            raise StopAsyncIteration
-        self._check_open()
-        events = await self._open()
-        return await events.__anext__()
+        return await self.__aiter__().__anext__()
 
-    async def _read(self) -> AsyncIterator[Any]:
+    async def _read(self) -> AsyncGenerator[Any, None]:
+        await self._send()
+        if self._raw is None:  # closed before the request was sent
+            return
+        response = self._raw.response
         feed, callbacks = self._state.feed_event, self._callbacks
         try:
-            async for read in self._raw.response.aiter_bytes():
+            async for read in response.aiter_bytes():
                 for piece in event_pieces(read):  # one chunk at a time (see StreamState.iter_feed)
                     for event in feed(piece):
                         if callbacks:
@@ -292,13 +301,13 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
                                     await result
                         yield event
         except Exception as exc:
-            await self.close()
+            await response.aclose()
             error = self._fail(exc)
             if error is exc:
                 raise
             raise error from exc
         self._finished = True
-        await self.close()
+        await response.aclose()
 
     async def until_done(self) -> AsyncChatStream[ResponseFormatT]:
         """Read the rest of the stream (calling and awaiting the ``on()`` callbacks)."""
@@ -309,4 +318,4 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
     async def get_final_completion(self) -> ParsedChatCompletion[ResponseFormatT]:
         """Read the rest of the stream and return openai's ``ParsedChatCompletion``."""
         await self.until_done()
-        return self._state.get_final_completion()
+        return self._final()
