@@ -64,3 +64,12 @@ def both() -> tuple[SimpleNamespace, SimpleNamespace]:
         pytest.skip("the Cython extension is not built (pure-Python install)")
     assert py is not None
     return c, py
+
+
+@pytest.fixture
+def dropin(impl: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """The openai drop-in (``streamfold.openai``) running on one implementation of the core."""
+    from streamfold.openai import _state
+
+    monkeypatch.setattr(_state, "ChatAccumulator", impl.ChatAccumulator)
+    return impl

@@ -46,12 +46,6 @@ from streamfold.openai import _state, astream_chat, stream_chat  # noqa: E402
 from streams import chunk, sse  # noqa: E402
 
 
-@pytest.fixture
-def dropin(impl: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
-    """The drop-in running on one implementation of the core (``impl``)."""
-    monkeypatch.setattr(_state, "ChatAccumulator", impl.ChatAccumulator)
-    return impl
-
 
 def ours(client: Any, **request: Any) -> Any:
     return stream_chat(client, model="gpt-4o", messages=MESSAGES, **request)

@@ -31,14 +31,9 @@ from openai_mock import (  # noqa: E402
     per_event,
     recorded,
 )
-from streamfold.openai import StreamState, _state  # noqa: E402
+from streamfold.openai import StreamState  # noqa: E402
 from streams import chunk, sse  # noqa: E402
 
-
-@pytest.fixture
-def dropin(impl: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
-    monkeypatch.setattr(_state, "ChatAccumulator", impl.ChatAccumulator)
-    return impl
 
 
 def chunk_objects(body: bytes) -> list[ChatCompletionChunk]:
@@ -196,3 +191,19 @@ def test_azure_filter_chunks_give_no_events_in_the_stream_path(dropin: SimpleNam
     state.feed(body)
     final = state.get_final_completion()
     assert final.prompt_filter_results == filters["prompt_filter_results"]  # type: ignore[attr-defined]
+
+
+def test_completions_openais_types_would_reject_are_built_as_openai_builds_them(dropin: SimpleNamespace) -> None:
+    """A provider's own finish reason (TGI's ``eos_token``) and role fail openai's types; the
+    completion is still built, leniently, as openai's own construction builds it."""
+    raw = [chunk(choices=[{"index": 0, "delta": {"role": "model", "content": "Hi"}}]),
+           chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "eos_token"}],
+                 usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "queue_ms": 7})]
+    ours, theirs = StreamState(), ChatCompletionStreamState()
+    for data in raw:
+        ours.handle_chunk(data)
+        theirs.handle_chunk(ChatCompletionChunk.construct(**data))
+    for completion in (ours.get_final_completion(), ours.current_completion_snapshot):
+        assert completion.choices[0].finish_reason == "eos_token" and completion.choices[0].message.role == "model"
+        assert completion.usage is not None and completion.usage.queue_ms == 7  # type: ignore[attr-defined]
+    assert dump(ours.get_final_completion()) == dump(theirs.get_final_completion())

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import pydantic
 from openai._models import BaseModel as _OpenAIModel
 from openai.lib.streaming.chat import _events as _openai
-from openai.types.chat import ChatCompletionChunk, ChatCompletionTokenLogprob
+from openai.types.chat import ChatCompletionChunk
 
 from ._convert import partial_json, to_chunk, to_token_logprobs
 
