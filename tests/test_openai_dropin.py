@@ -74,6 +74,16 @@ def test_recorded_stream_is_observed_as_openai_stream_helper(dropin: SimpleNames
     assert mine[1] == reference[1]
 
 
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r"], ids=["CRLF", "CR"])
+def test_other_line_ends_are_observed_as_openai_stream_helper(dropin: SimpleNamespace, line_end: bytes) -> None:
+    """Read whole, a stream whose lines end with CR LF or CR alone is still folded a chunk
+    at a time (snapshots as of each event)."""
+    server = Server(recorded("parse_pydantic_model").replace(b"\n", line_end))
+    mine = record(lambda: ours(server.client(), response_format=Location))
+    reference = record(lambda: theirs(server.client(), response_format=Location))
+    assert mine[0] and mine == reference
+
+
 @pytest.mark.parametrize("reads", ["whole", "per-event"])
 @pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
 def test_recorded_stream_async_is_observed_as_openai_stream_helper(dropin: SimpleNamespace, path: Any,

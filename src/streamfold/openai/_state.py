@@ -113,9 +113,9 @@ class StreamState(Generic[ResponseFormatT]):
         """``feed``, one chunk at a time: each chunk is folded only when the events of the
         one before have been taken, so every snapshot read at its event is as of that event."""
         for piece in event_pieces(data):
-            yield from self.feed_event(piece)
+            yield from self._feed_event(piece)
 
-    def feed_event(self, piece: bytes) -> list[Any]:
+    def _feed_event(self, piece: bytes) -> list[Any]:
         """``feed`` for bytes that complete at most one event (a piece of ``event_pieces``)."""
         core = self._acc.feed_events(piece)
         if not core:
@@ -123,13 +123,9 @@ class StreamState(Generic[ResponseFormatT]):
         first: Any = core[0]
         if first.type == "chunk":
             data = first.chunk
-            self._snapshot = None  # the fold moved on
             if self._fixes or data.get("object", _CHUNK_OBJECT) == _CHUNK_OBJECT:
-                if self._raise_midstream:
-                    self._check_truncation(data)
-                events = self._sequence.events(data, core, None)
-                self._snapshot = None  # and the done events may have parsed something
-                return events
+                return self._chunk_events(data, core, None)
+            self._snapshot = None
             return []
         return self._sequence.events({}, core, None) if self._fixes else []
 

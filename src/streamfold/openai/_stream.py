@@ -205,7 +205,7 @@ class ChatStream(_BaseStream[ResponseFormatT]):
         if self._raw is None:  # closed before the request was sent
             return
         response = self._raw.response
-        feed, callbacks = self._state.feed_event, self._callbacks
+        feed, callbacks = self._state._feed_event, self._callbacks
         try:
             for read in response.iter_bytes():
                 for piece in event_pieces(read):  # one chunk at a time (see StreamState.iter_feed)
@@ -289,7 +289,7 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
         if self._raw is None:  # closed before the request was sent
             return
         response = self._raw.response
-        feed, callbacks = self._state.feed_event, self._callbacks
+        feed, callbacks = self._state._feed_event, self._callbacks
         try:
             async for read in response.aiter_bytes():
                 for piece in event_pieces(read):  # one chunk at a time (see StreamState.iter_feed)
