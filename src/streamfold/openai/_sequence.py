@@ -202,23 +202,19 @@ class OpenAISequence(_Sequence):
             if items and len(items) == 1:
                 item = items[0]
                 delta = item.get("delta")
-                if (delta and not item.get("finish_reason") and item.get("logprobs") is None
-                        and delta.get("refusal") is None and not delta.get("tool_calls")):
-                    content = delta.get("content")
+                if delta and not item.get("finish_reason") and item.get("logprobs") is None:
                     index = item.get("index") or 0
                     choice = self.choices.get(index)
-                    if (type(content) is str and choice is not None and not choice.finish_reason
-                            and (len(core) == 1 or len(core) == 2 and core[1].type == "content.delta")):
-                        if len(core) == 2:
-                            choice.content = core[1]._text
-                            choice.content_length = core[1]._length
-                        choice.appearances += 1
-                        choice.later = True
-                        if self.parsed:
-                            self.parsed.pop(index, None)
-                        return [ev.chunk_event(data, chunk, self.state),
-                                ev.content_delta(index, content, choice.content, choice.content_length,
-                                                 self.format is not None and not choice.refusal_length)]
+                    if choice is not None and not choice.finish_reason and delta.get("refusal") is None:
+                        calls = delta.get("tool_calls")
+                        if not calls:
+                            events = self._text_chunk(data, core, chunk, index, choice, delta.get("content"))
+                        elif len(calls) == 1 and delta.get("content") is None:
+                            events = self._fragment_chunk(data, core, chunk, index, choice, calls[0])
+                        else:
+                            events = None
+                        if events is not None:
+                            return events
         out: list[Any] = [ev.chunk_event(data, chunk, self.state)]
         later = chunks > 1
         if chunks < 3:
@@ -293,6 +289,56 @@ class OpenAISequence(_Sequence):
             if choice.finish_reason or calls:
                 self._done(index, choice, calls, out)
         return out
+
+    # The hot paths: a chunk after the second, of one choice seen before and not finished,
+    # whose delta is a piece of text, or one fragment of a call begun before.  Everything the
+    # general path does would find nothing else to do; None when the chunk is not such.
+
+    def _text_chunk(self, data: dict[str, Any], core: list[Any], chunk: Any, index: int, choice: _Choice,
+                    content: Any) -> list[Any] | None:
+        if type(content) is not str or not (len(core) == 1 or len(core) == 2 and core[1].type == "content.delta"):
+            return None
+        if len(core) == 2:
+            choice.content = core[1]._text
+            choice.content_length = core[1]._length
+        self._next_appearance(index, choice)
+        return [ev.chunk_event(data, chunk, self.state),
+                ev.content_delta(index, content, choice.content, choice.content_length,
+                                 self.format is not None and not choice.refusal_length)]
+
+    def _fragment_chunk(self, data: dict[str, Any], core: list[Any], chunk: Any, index: int, choice: _Choice,
+                        fragment: dict[str, Any]) -> list[Any] | None:
+        position = fragment.get("index")
+        if type(position) is not int:
+            return None
+        call = choice.calls.get(position)
+        function = fragment.get("function")
+        if (call is None or not call.appearance or call.type not in ("", "function") or fragment.get("id")
+                or fragment.get("type") or not function or function.get("name")
+                or type(function.get("arguments")) is not str
+                or not (len(core) == 1 or len(core) == 2 and core[1].type == "tool_calls.function.arguments.delta")):
+            return None
+        if len(core) == 2:
+            event = core[1]
+            call.text, call.length, call.live = event._text, event._length, event.parsed_arguments
+        self._next_appearance(index, choice)
+        if call.strict and call.length:
+            call.partial = True
+        parsed = (call.live if self.live_arguments else ev.PARSE_ARGUMENTS) if call.strict else None
+        out = [ev.chunk_event(data, chunk, self.state),
+               ev.arguments_delta(index, call.name, position, function["arguments"], call.text, call.length, parsed)]
+        if choice.current_call != position:  # openai: the call before is done when another one goes on
+            self._texts_done(index, choice, out)
+            if choice.current_call is not None:
+                self._call_done(index, choice, choice.current_call, out)
+            choice.current_call = position
+        return out
+
+    def _next_appearance(self, index: int, choice: _Choice) -> None:
+        choice.appearances += 1
+        choice.later = True
+        if self.parsed:
+            self.parsed.pop(index, None)  # openai rebuilds the message: parsed is the partial parse again
 
     def _shape_top(self, folded: dict[str, Any]) -> None:
         keys = self.top_keys
