@@ -292,7 +292,7 @@ def client_streams(plan: Plan) -> list[tuple[str, bytes, int, corpus.Expected | 
         streams.append((path.stem, data, len(corpus.payloads(data)), None))
     streams.sort(key=lambda s: s[2])
     n = plan.long_chunks
-    streams.append((f"generated text, {n:,} chunks", corpus.text_stream(n), n, corpus.text_expected(n)))
+    streams.append(("generated text", corpus.text_stream(n), n, corpus.text_expected(n)))
     return streams
 
 

@@ -292,6 +292,9 @@ def test_length_raises_mid_stream_only_with_parseable_input(dropin: SimpleNamesp
     assert seen == [observed[0] for observed in record(lambda: theirs(server.client(), response_format=Location))[0]]
     assert caught.value.completion.choices[0].message.content == '{"'
     assert server.bodies[-1].closed
+    assert list(stream) == []  # nothing more comes after the error, as from openai's stream
+    with pytest.raises(openai.LengthFinishReasonError):
+        stream.get_final_completion()
     # without a response format or strict tools, iterating is fine; the final raises, as openai's does
     with ours(server.client()) as stream:
         types = [event.type for event in stream]
@@ -444,8 +447,8 @@ def test_an_error_in_the_stream_is_openais_api_error_with_the_partial(dropin: Si
     server = Server(body)
     seen = []
     with pytest.raises(openai.APIError) as caught:
-        with ours(server.client()) as stream:
-            for event in stream:
+        with ours(server.client()) as mine:
+            for event in mine:
                 seen.append(event.type)
     reference_seen = []
     with pytest.raises(openai.APIError) as reference:
@@ -453,6 +456,9 @@ def test_an_error_in_the_stream_is_openais_api_error_with_the_partial(dropin: Si
             for event in stream:
                 reference_seen.append(event.type)
     error = caught.value
+    assert list(mine) == []  # the stream ends at its error, as openai's does
+    with pytest.raises(openai.APIError):
+        mine.get_final_completion()
     assert isinstance(error, streamfold.StreamAPIError) and isinstance(error, dropin_module.StreamAPIError)
     assert (str(error), error.message, error.body, error.code, error.type) == (
         str(reference.value), reference.value.message, reference.value.body, reference.value.code,

@@ -196,8 +196,7 @@ class OpenAISequence(_Sequence):
         """The events of one chunk: ``core`` is its core events (a ``chunk`` event first)."""
         chunks = self.chunks = self.chunks + 1
         if chunks > 2:
-            # The hot path, a chunk a token: one choice seen before, a delta of text alone.
-            # Everything else below would find nothing to do but move its text along.
+            # The hot paths (see _text_chunk): a chunk a token, or a fragment of a call.
             items = data.get("choices")
             if items and len(items) == 1:
                 item = items[0]

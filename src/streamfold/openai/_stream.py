@@ -11,6 +11,7 @@ straight into a ``StreamState``.
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -103,6 +104,7 @@ class _BaseStream(Generic[ResponseFormatT]):
         self._raw: Any = None  # openai's Stream / AsyncStream: the response, never iterated
         self._finished = False  # no event is left: the body was read to its end, or reading it failed
         self._closed = False
+        self._error: Exception | None = None  # what reading the body failed with
         self._callbacks: dict[str, list[Callback]] = {}
 
     @property
@@ -146,9 +148,12 @@ class _BaseStream(Generic[ResponseFormatT]):
         (see ``_errors``), with the completion so far in ``.partial``."""
         self._finished = True
         acc = self._state.accumulator
-        return translate(exc, self._raw.response.request, acc.snapshot() if acc.chunks else None)
+        self._error = translate(exc, self._raw.response.request, acc.snapshot() if acc.chunks else None)
+        return self._error
 
     def _final(self) -> ParsedChatCompletion[ResponseFormatT]:
+        if self._error is not None:  # the stream failed: its error again, not a completion cut short
+            raise self._error
         if self._closed and not self._finished and not self._state.accumulator.chunks:
             raise IncompleteStreamError("the stream was closed before any chunk arrived")
         return self._state.get_final_completion()
@@ -164,7 +169,8 @@ class ChatStream(_BaseStream[ResponseFormatT]):
 
     def __init__(self, client: Any, request: dict[str, Any], state: StreamState[ResponseFormatT]) -> None:
         super().__init__(client, request, state)
-        self._events: Generator[Any, None, None] | None = None
+        self._pieces: Generator[bytes, None, None] | None = None
+        self._events: Iterator[Any] | None = None
 
     def __enter__(self) -> ChatStream[ResponseFormatT]:
         self._send()
@@ -185,35 +191,33 @@ class ChatStream(_BaseStream[ResponseFormatT]):
         self._closed = True
         if self._raw is not None:
             self._raw.response.close()
-        if self._events is not None:
+        if self._pieces is not None:
             try:
-                self._events.close()
-            except ValueError:  # close() from a callback, while the events are being read
+                self._pieces.close()
+            except ValueError:  # close() from a callback, while the body is being read
                 pass
 
     def __iter__(self) -> Iterator[Any]:
-        # The one iterator of the stream: a loop that breaks leaves it where it stopped.
+        # The one iterator of the stream: a loop that breaks leaves it where it stopped.  The
+        # hot path: itertools.chain hands out each chunk's events without a Python frame per
+        # event; the body is read, and each chunk folded, only when the events before are taken.
         if self._events is None:
-            self._events = self._read()
+            self._pieces = self._read()
+            self._events = itertools.chain.from_iterable(map(self._events_of, self._pieces))
         return self._events
 
     def __next__(self) -> Any:
         return next(iter(self))
 
-    def _read(self) -> Generator[Any, None, None]:
+    def _read(self) -> Generator[bytes, None, None]:
+        """The body, cut so that no piece completes more than one event."""
         self._send()
         if self._raw is None:  # closed before the request was sent
             return
         response = self._raw.response
-        feed, callbacks = self._state._feed_event, self._callbacks
         try:
             for read in response.iter_bytes():
-                for piece in event_pieces(read):  # one chunk at a time (see StreamState.iter_feed)
-                    for event in feed(piece):
-                        if callbacks:
-                            for callback in callbacks.get(event.type, ()):
-                                callback(event)
-                        yield event
+                yield from event_pieces(read)
         except Exception as exc:
             response.close()
             error = self._fail(exc)
@@ -222,6 +226,24 @@ class ChatStream(_BaseStream[ResponseFormatT]):
             raise error from exc
         self._finished = True
         response.close()
+
+    def _events_of(self, piece: bytes) -> list[Any]:
+        """A piece's events (a chunk's), given to the ``on()`` callbacks first."""
+        try:
+            events = self._state._feed_event(piece)
+        except Exception as exc:
+            self._raw.response.close()
+            if self._pieces is not None:
+                self._pieces.close()  # nothing more comes, as from openai's iterator after an error
+            error = self._fail(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        if self._callbacks:
+            for event in events:
+                for callback in self._callbacks.get(event.type, ()):
+                    callback(event)
+        return events
 
     def until_done(self) -> ChatStream[ResponseFormatT]:
         """Read the rest of the stream (calling the ``on()`` callbacks); returns the stream."""
