@@ -13,7 +13,8 @@ from .._errors import TRUNCATED
 from .._framing_py import DEFAULT_MAX_EVENT_BYTES
 from .._impl import ChatAccumulator
 from ._convert import Tools, chunk_to_dict, completion_model, has_parseable_input, is_model_type, is_rich_format
-from ._sequence import FixedSequence, OpenAISequence
+from ._fixed_sequence import FixedSequence
+from ._openai_sequence import OpenAISequence
 
 ResponseFormatT = TypeVar("ResponseFormatT")
 
