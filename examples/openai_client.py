@@ -2,8 +2,8 @@
 
 With OPENAI_API_KEY set, this asks the real API (or OPENAI_BASE_URL, e.g. a local vLLM or
 Ollama server; MODEL picks the model).  Without a key it runs offline: the client is given
-a mock transport that answers with the sample stream bundled with streamfold, so the
-example runs anywhere:
+a mock transport that answers with the sample stream bundled with streamfold (whatever the
+prompt: it says so on stderr), so the example runs anywhere:
 
     pip install ".[openai]" && python examples/openai_client.py
 """
@@ -11,6 +11,7 @@ example runs anywhere:
 from __future__ import annotations
 
 import os
+import sys
 from importlib.resources import files
 
 from openai import OpenAI
@@ -35,7 +36,12 @@ def offline_client() -> OpenAI:
 
 
 def main() -> None:
-    client = OpenAI() if os.environ.get("OPENAI_API_KEY") else offline_client()
+    if os.environ.get("OPENAI_API_KEY"):
+        client = OpenAI()
+    else:
+        client = offline_client()
+        print("(offline: OPENAI_API_KEY is not set, so the answer below is streamfold's bundled sample "
+              "stream, not a model's answer to the prompt)", file=sys.stderr)
     messages = [{"role": "user", "content": "Write a haiku about rivers."}]
     with stream_chat(client, model=os.environ.get("MODEL", "gpt-4o-mini"), messages=messages) as stream:
         for event in stream:

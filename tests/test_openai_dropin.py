@@ -519,6 +519,7 @@ def test_the_readme_example_runs_offline() -> None:
     expected = streamfold.fold(sample)
     assert proc.stdout.splitlines()[0] == expected["choices"][0]["message"]["content"]
     assert f"finish_reason={expected['choices'][0]['finish_reason']}" in proc.stdout
+    assert "offline" in proc.stderr and "bundled sample" in proc.stderr  # never passed off as an answer
 
 
 @pytest.mark.parametrize("fixes", [False, True])

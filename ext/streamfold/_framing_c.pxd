@@ -9,16 +9,16 @@ cdef class LineSplitter:
     cdef Py_ssize_t _tail_len, _tail_cap
     cdef bint _tail_is_line      # the last line returned lives in _tail: clear it on the next call
     cdef bint _cr                # the last byte seen was a CR: skip an LF right after it
-    # the line found by next_line(), valid until the next call
+    # the line found by _next_line(), valid until the next call
     cdef const char* line
     cdef Py_ssize_t line_len
     cdef bint line_in_input
 
-    cdef int set_input(self, bytes data) except -1
-    cdef int next_line(self) except -1
+    cdef int _set_input(self, bytes data) except -1
+    cdef int _next_line(self) except -1
     cdef int _tail_add(self, const char* p, Py_ssize_t n) except -1
-    cdef void reset(self)
-    cdef bint keep_comment_mark(self)
+    cdef void _reset(self)
+    cdef bint _keep_comment_mark(self)
 
 
 cdef class Framer:

@@ -1,7 +1,8 @@
 # cython: language_level=3, embedsignature=True
 """Server-Sent Events framing: the Cython core.
 
-Twin of ``src/streamfold/_framing_py.py`` (same names, same behaviour).  Lines are found
+Twin of ``src/streamfold/_framing_py.py`` (same names, same pull-based seams, same
+behaviour; docs/contract.md, section 1).  Lines are found
 with memchr over the raw bytes; each byte is scanned at most once for LF and once for CR
 (the scan results are cached), and an unterminated line is kept in a buffer that grows
 by doubling, so the cost is linear whatever the piece sizes.
@@ -18,7 +19,7 @@ cimport cython
 import orjson
 
 from streamfold._errors import EventTooLargeError, event_too_large
-from streamfold._framing_py import DEFAULT_MAX_EVENT_BYTES, check_bytes, check_limit
+from streamfold._contract import DEFAULT_MAX_EVENT_BYTES, check_bytes, check_limit
 
 cdef bytes _BOM = b"\xef\xbb\xbf"
 cdef bytes _EMPTY = b""
@@ -74,7 +75,7 @@ cdef class LineSplitter:
     def __dealloc__(self):
         PyMem_Free(self._tail)
 
-    cdef bint keep_comment_mark(self):
+    cdef bint _keep_comment_mark(self):
         """If the unterminated line is a comment, drop all of it but its ':' (the framer
         ignores comments, so a huge one must not be buffered); returns True if it is one."""
         if self._tail_len and not self._tail_is_line and self._tail[0] == b":":
@@ -87,7 +88,7 @@ cdef class LineSplitter:
         """Bytes held of the unterminated line."""
         return self._tail_len
 
-    cdef void reset(self):
+    cdef void _reset(self):
         self._input = _EMPTY
         self._buf = PyBytes_AS_STRING(self._input)
         self._pos = 0
@@ -96,7 +97,7 @@ cdef class LineSplitter:
         self._tail_is_line = False
         self._cr = False
 
-    cdef int set_input(self, bytes data) except -1:
+    cdef int _set_input(self, bytes data) except -1:
         self._input = data
         self._buf = PyBytes_AS_STRING(data)
         self._end = PyBytes_GET_SIZE(data)
@@ -116,7 +117,7 @@ cdef class LineSplitter:
         self._tail_len += n
         return 0
 
-    cdef int next_line(self) except -1:
+    cdef int _next_line(self) except -1:
         """Find the next complete line: 1 if found (in ``line``/``line_len``), 0 when the
         input is used up (its unterminated rest is then held in the tail)."""
         cdef Py_ssize_t pos = self._pos
@@ -166,8 +167,8 @@ cdef class LineSplitter:
     def feed(self, data):
         """Split ``data``; return the lines it completed."""
         cdef list lines = []
-        self.set_input(_as_bytes(data))
-        while self.next_line():
+        self._set_input(_as_bytes(data))
+        while self._next_line():
             PyList_Append(lines, PyBytes_FromStringAndSize(self.line, self.line_len))
         return lines
 
@@ -178,7 +179,7 @@ cdef class LineSplitter:
             self._tail_len = 0
         if self._tail_len:
             rest.append(PyBytes_FromStringAndSize(self._tail, self._tail_len))
-        self.reset()
+        self._reset()
         return rest
 
 
@@ -221,7 +222,7 @@ cdef class Framer:
 
     def close(self):
         """End of this stream; the framer can take a new one (``last_event_id``/``retry`` kept)."""
-        self.lines.reset()
+        self.lines._reset()
         self._failed_at = 0
         self._reset()
 
@@ -243,7 +244,7 @@ cdef class Framer:
                 self._head = _EMPTY
                 if piece.startswith(_BOM):
                     piece = piece[3:]
-        self.lines.set_input(piece)
+        self.lines._set_input(piece)
         return 0
 
     cdef int _dbuf_add(self, const char* p, Py_ssize_t n) except -1:
@@ -277,7 +278,7 @@ cdef class Framer:
         cdef const void* colon
         cdef Py_ssize_t n, name_len, value_len, i
         cdef bint digits
-        while lines.next_line():
+        while lines._next_line():
             p = lines.line
             n = lines.line_len
             if n == 0:  # blank line: dispatch
@@ -340,7 +341,7 @@ cdef class Framer:
                 if digits:
                     self.retry = self._event_retry = int(PyBytes_FromStringAndSize(value, value_len))
         # the piece is used up
-        if not lines.keep_comment_mark() and self.limit >= 0 and self._size + lines._tail_len > self.limit:
+        if not lines._keep_comment_mark() and self.limit >= 0 and self._size + lines._tail_len > self.limit:
             self._fail()
         if self._view_active:  # the piece goes away: copy the data line it held
             self._dbuf_add(self._view, self._view_len)

@@ -3,11 +3,19 @@
 ``fold(bytes_or_iterable)`` turns a whole Server-Sent Events stream into one
 ``chat.completion`` dict; ``ChatAccumulator`` does it incrementally; ``SSEDecoder``
 frames raw bytes into events; ``Client`` / ``AsyncClient`` stream chat completions over
-httpx straight into the accumulator.  ``IMPLEMENTATION`` says whether the Cython core
-("cython") or the pure-Python twin ("python") is in use.
+httpx / aiohttp straight into the accumulator, and ``run`` runs a coroutine on uvloop
+when it is installed.  ``IMPLEMENTATION`` says whether the Cython core ("cython") or the
+pure-Python twin ("python") is in use.  ``streamfold.mock`` (the mock server:
+``MockServer``, ``MockConfig``) is imported on first use, so ``import streamfold`` stays
+light; ``streamfold.openai`` (the drop-in for the official client) is imported as
+``from streamfold.openai import ...``.
 """
 
+import importlib
+from types import ModuleType
+
 from ._api import afold, aiter_events, fold, iter_events
+from ._run import run
 from .client import (
     APIConnectionError,
     APIError,
@@ -41,12 +49,23 @@ from ._errors import (
     StreamAPIError,
     StreamDecodeError,
     StreamError,
+    StreamfoldError,
     TruncatedCompletionError,
 )
-from ._framing_py import DEFAULT_MAX_EVENT_BYTES
+from ._contract import DEFAULT_MAX_EVENT_BYTES
+from ._version import __version__
 from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
 
-__version__ = "0.1.0"
+
+#: Subpackages imported when first used as attributes.
+_LAZY_SUBPACKAGES = ("mock",)
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APIConnectionError",
@@ -83,9 +102,11 @@ __all__ = [
     "StreamAPIError",
     "StreamDecodeError",
     "StreamError",
+    "StreamfoldError",
     "TruncatedCompletionError",
     "afold",
     "aiter_events",
     "fold",
     "iter_events",
+    "run",
 ]

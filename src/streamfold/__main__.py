@@ -1,4 +1,4 @@
-"""``python -m streamfold``: see ``streamfold._cli``."""
+"""``python -m streamfold``: the same as the ``streamfold`` command (see ``streamfold._cli``)."""
 
 from ._cli import main
 

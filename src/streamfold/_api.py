@@ -7,7 +7,7 @@ from typing import Any
 
 from ._errors import check_truncation
 from ._events import ChatEvent
-from ._framing_py import DEFAULT_MAX_EVENT_BYTES
+from ._contract import DEFAULT_MAX_EVENT_BYTES
 from ._impl import ChatAccumulator
 
 _BYTES = (bytes, bytearray, memoryview)

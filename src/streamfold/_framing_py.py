@@ -2,40 +2,21 @@
 
 Bytes go in, in pieces split anywhere; lines are split on bytes (CRLF, LF, CR) before
 any UTF-8 decoding, and events come out following the WHATWG event-stream rules
-(docs/contract.md, section 1).  The Cython module defines the same names with the same behaviour.
+(docs/contract.md, section 1).  Pull-based, as the Cython module is: ``feed_input`` hands
+a piece over, then ``next_event`` (and under it ``_next_line``) is called until it says the
+piece is used up.  The Cython module defines the same names with the same behaviour.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import orjson
 
+from ._contract import DEFAULT_MAX_EVENT_BYTES, check_bytes, check_limit
 from ._errors import EventTooLargeError, event_too_large
 
-DEFAULT_MAX_EVENT_BYTES = 16 * 2**20
-
 _BOM = b"\xef\xbb\xbf"
-
-#: A framed event before text decoding: (type, data, last event id, retry).
-#: ``type`` is the raw ``event:`` value (b"" when none was set).
-RawEvent = Tuple[bytes, bytes, str, Optional[int]]
-
-
-def check_limit(max_event_bytes: int | None) -> int:
-    """Validate ``max_event_bytes``; returns the limit as an int (-1 for no limit)."""
-    if max_event_bytes is None:
-        return -1
-    if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int):
-        raise TypeError(f"max_event_bytes must be an int or None, not {type(max_event_bytes).__name__}")
-    if max_event_bytes < 1:
-        raise ValueError(f"max_event_bytes must be positive, got {max_event_bytes}")
-    return max_event_bytes
-
-
-def check_bytes(data: object) -> None:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"expected bytes, got {type(data).__name__}")
 
 
 class LineSplitter:
@@ -46,9 +27,11 @@ class LineSplitter:
     at the start of the next are one line end.
     """
 
-    __slots__ = ("_tail", "_pending", "_cr")
+    __slots__ = ("_lines", "_next", "_tail", "_pending", "_cr")
 
     def __init__(self) -> None:
+        self._lines: list[bytes] = []  # the lines the current piece completed ...
+        self._next = 0  # ... and the next one _next_line() gives
         self._tail: list[bytes] = []  # pieces of the unterminated line (joined once, at its end)
         self._pending = 0
         self._cr = False  # the last byte seen was a CR: an LF right after it is skipped
@@ -58,9 +41,8 @@ class LineSplitter:
         """Bytes held of the unterminated line."""
         return self._pending
 
-    def feed(self, data: bytes) -> list[bytes]:
-        check_bytes(data)
-        data = bytes(data)
+    def _set_input(self, data: bytes) -> None:
+        """Take the next piece: its lines are then given by ``_next_line``."""
         if self._cr and data:
             self._cr = False
             if data[0] == 10:
@@ -78,7 +60,17 @@ class LineSplitter:
         if rest:
             self._tail.append(rest)
             self._pending += len(rest)
-        return lines
+        self._lines = lines
+        self._next = 0
+
+    def _next_line(self) -> bytes | None:
+        """The next complete line of the piece, or None when the piece is used up (its
+        unterminated rest is then held)."""
+        if self._next < len(self._lines):
+            line = self._lines[self._next]
+            self._next += 1
+            return line
+        return None
 
     def _keep_comment_mark(self) -> bool:
         """If the unterminated line is a comment, drop all of it but its ':' (the framer
@@ -90,43 +82,56 @@ class LineSplitter:
             return True
         return False
 
-    def close(self) -> list[bytes]:
-        """End of input: return the unterminated line (if any) and reset."""
-        tail = b"".join(self._tail)
+    def _reset(self) -> None:
+        self._lines = []
+        self._next = 0
         self._tail = []
         self._pending = 0
         self._cr = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Split ``data``; return the lines it completed."""
+        check_bytes(data)
+        self._set_input(bytes(data))
+        lines = []
+        while (line := self._next_line()) is not None:
+            lines.append(line)
+        return lines
+
+    def close(self) -> list[bytes]:
+        """End of input: return the unterminated line (if any) and reset."""
+        tail = b"".join(self._tail)
+        self._reset()
         return [tail] if tail else []
-
-
-class _TooLarge(Exception):
-    """Internal: an event passed the limit; carries the events completed before it."""
-
-    def __init__(self, error: EventTooLargeError, events: list[RawEvent]) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.events = events
 
 
 class Framer:
     """The event-stream state machine shared by ``SSEDecoder`` and ``ChatAccumulator``.
 
-    ``feed`` returns raw events (see ``RawEvent``); text decoding is left to the caller
-    so that the fold can hand data bytes to orjson untouched.
+    Pull-based: ``feed_input`` hands over a piece, then ``next_event`` returns True for each
+    event the piece completes (in ``ev_type``/``ev_data``/``ev_id``/``ev_retry``), False when
+    the piece is used up; an event past the limit raises ``EventTooLargeError``.  Data stay
+    bytes: the fold hands them to orjson untouched.
     """
 
     __slots__ = (
-        "limit", "last_event_id", "retry", "dispatched",
-        "_lines", "_head", "_started", "_size", "_data", "_type", "_id", "_event_retry", "_failed_at",
+        "lines", "limit", "last_event_id", "retry", "dispatched",
+        "_head", "_started", "_size", "_data", "_type", "_id", "_event_retry", "_failed_at",
+        "ev_type", "ev_data", "ev_id", "ev_retry",
     )
 
     def __init__(self, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self.lines = LineSplitter()
         self.limit = check_limit(max_event_bytes)
         self.last_event_id = ""
         self.retry: int | None = None
         self.dispatched = 0
-        self._lines = LineSplitter()
         self._failed_at = 0  # number of the event that passed the limit (0: none)
+        # the event found by next_event()
+        self.ev_type = b""  # the raw ``event:`` value (b"" when none was set)
+        self.ev_data = b""
+        self.ev_id = ""
+        self.ev_retry: int | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -139,79 +144,80 @@ class Framer:
         self._event_retry: int | None = None
 
     def close(self) -> None:
-        """End of this stream: drop the unterminated line and the undispatched event.
-
-        The framer can then take a new stream (a reconnection); ``last_event_id`` and
-        ``retry`` carry over, as they do for an EventSource.
-        """
-        self._lines.close()
+        """End of this stream; the framer can take a new one (``last_event_id``/``retry`` kept)."""
+        self.lines._reset()
         self._failed_at = 0
         self._reset()
 
-    def feed(self, data: bytes) -> list[RawEvent]:
+    def _fail(self) -> EventTooLargeError:
+        self._failed_at = self.dispatched + 1
+        return event_too_large(self._failed_at, self.limit)
+
+    def feed_input(self, data: Any) -> None:
         check_bytes(data)
+        piece = bytes(data)
         if self._failed_at:  # a new error each time: it completed no event
-            raise _TooLarge(event_too_large(self._failed_at, self.limit), [])
+            raise event_too_large(self._failed_at, self.limit)
         if not self._started:
-            data = self._head + bytes(data)
-            if len(data) < 3 and _BOM.startswith(data):
-                self._head = data  # could still be the start of a BOM
-                return []
-            self._started = True
-            self._head = b""
-            if data.startswith(_BOM):
-                data = data[3:]
-        events: list[RawEvent] = []
-        limit = self.limit
-        size = self._size
-        data_lines = self._data
-        try:
-            for line in self._lines.feed(data):
-                if not line:  # blank line: dispatch
-                    self.last_event_id = self._id
-                    if data_lines:
-                        payload = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
-                        events.append((self._type, payload, self._id, self._event_retry))
-                        self.dispatched += 1
-                        data_lines = self._data = []
+            piece = self._head + piece
+            if len(piece) < 3 and _BOM.startswith(piece):
+                self._head = piece  # could still be the start of a BOM
+                piece = b""
+            else:
+                self._started = True
+                self._head = b""
+                if piece.startswith(_BOM):
+                    piece = piece[3:]
+        self.lines._set_input(piece)
+
+    def next_event(self) -> bool:
+        lines = self.lines
+        while (line := lines._next_line()) is not None:
+            if not line:  # blank line: dispatch
+                self.last_event_id = self._id
+                self._size = 0
+                data = self._data
+                if data:
+                    self.ev_data = data[0] if len(data) == 1 else b"\n".join(data)
+                    self._data = []
+                    self.ev_type = self._type
+                    self.ev_id = self._id
+                    self.ev_retry = self._event_retry
+                    self.dispatched += 1
                     self._type = b""
                     self._event_retry = None
-                    size = 0
-                    continue
-                if line[0] == 58:  # ':' comment
-                    continue
-                size += len(line)
-                if limit >= 0 and size > limit:
-                    raise self._fail(events)
-                if line.startswith(b"data:"):  # the common case, first
-                    value = line[6:] if line[5:6] == b" " else line[5:]
-                    data_lines.append(value)
-                    continue
-                colon = line.find(b":")
-                if colon < 0:
-                    name, value = line, b""
-                else:
-                    name = line[:colon]
-                    value = line[colon + 2 :] if line[colon + 1 : colon + 2] == b" " else line[colon + 1 :]
-                if name == b"data":
-                    data_lines.append(value)
-                elif name == b"event":
-                    self._type = value
-                elif name == b"id":
-                    if b"\x00" not in value:
-                        self._id = value.decode("utf-8", "replace")
-                elif name == b"retry":
-                    if value.isdigit():  # ASCII digits only, not empty
-                        self.retry = self._event_retry = int(value)
-            if not self._lines._keep_comment_mark() and limit >= 0 and size + self._lines.pending > limit:
-                raise self._fail(events)
-        finally:
-            self._size = size
-        return events
-
-    def _fail(self, events: list[RawEvent]) -> _TooLarge:
-        self._failed_at = self.dispatched + 1
-        return _TooLarge(event_too_large(self._failed_at, self.limit), events)
+                    return True
+                self._type = b""
+                self._event_retry = None
+                continue
+            if line[0] == 58:  # ':' comment
+                continue
+            self._size += len(line)
+            if self.limit >= 0 and self._size > self.limit:
+                raise self._fail()
+            if line.startswith(b"data:"):  # the common case, first
+                self._data.append(line[6:] if line[5:6] == b" " else line[5:])
+                continue
+            colon = line.find(b":")
+            if colon < 0:
+                name, value = line, b""
+            else:
+                name = line[:colon]
+                value = line[colon + 2 :] if line[colon + 1 : colon + 2] == b" " else line[colon + 1 :]
+            if name == b"data":
+                self._data.append(value)
+            elif name == b"event":
+                self._type = value
+            elif name == b"id":
+                if b"\x00" not in value:
+                    self._id = value.decode("utf-8", "replace")
+            elif name == b"retry":
+                if value.isdigit():  # ASCII digits only, not empty
+                    self.retry = self._event_retry = int(value)
+        # the piece is used up
+        if not lines._keep_comment_mark() and self.limit >= 0 and self._size + lines.pending > self.limit:
+            raise self._fail()
+        return False
 
 
 class ServerSentEvent:
@@ -240,10 +246,13 @@ class ServerSentEvent:
         return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r}, retry={self.retry!r})"
 
 
-def _to_event(raw: RawEvent) -> ServerSentEvent:
-    etype, data, id_, retry = raw
+def _make_event(framer: Framer) -> ServerSentEvent:
+    etype = framer.ev_type
     return ServerSentEvent(
-        etype.decode("utf-8", "replace") if etype else "message", data.decode("utf-8", "replace"), id_, retry
+        etype.decode("utf-8", "replace") if etype else "message",
+        framer.ev_data.decode("utf-8", "replace"),
+        framer.ev_id,
+        framer.ev_retry,
     )
 
 
@@ -273,12 +282,16 @@ class SSEDecoder:
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """Decode ``data``; return the events it completed."""
+        events: list[ServerSentEvent] = []
+        framer = self._framer
         try:
-            raw = self._framer.feed(data)
-        except _TooLarge as exc:
-            exc.error.events = [_to_event(r) for r in exc.events]
-            raise exc.error from None
-        return [_to_event(r) for r in raw]
+            framer.feed_input(data)
+            while framer.next_event():
+                events.append(_make_event(framer))
+        except EventTooLargeError as exc:
+            exc.events = events
+            raise
+        return events
 
     def close(self) -> list[ServerSentEvent]:
         """End of input.  Returns the events still pending, which by the spec is none."""

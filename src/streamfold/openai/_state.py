@@ -10,7 +10,7 @@ from openai import ContentFilterFinishReasonError, LengthFinishReasonError
 from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
 from .._errors import TRUNCATED
-from .._framing_py import DEFAULT_MAX_EVENT_BYTES
+from .._contract import DEFAULT_MAX_EVENT_BYTES
 from .._impl import ChatAccumulator
 from ._convert import Tools, chunk_to_dict, completion_model, has_parseable_input, is_model_type, is_rich_format
 from ._fixed_sequence import FixedSequence

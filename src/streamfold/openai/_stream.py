@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from openai.types.chat import ParsedChatCompletion
 
 from .._errors import IncompleteStreamError
-from .._framing_py import DEFAULT_MAX_EVENT_BYTES
+from .._contract import DEFAULT_MAX_EVENT_BYTES
 from ._convert import is_given, request_format
 from ._errors import translate
 from ._events import EVENT_TYPES, Callback

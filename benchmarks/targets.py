@@ -1,0 +1,121 @@
+"""The speed targets streamfold is held to, judged on the ratios of one run.
+
+Each target names the figure it reads from the results, the limit, and whether the run met
+it.  The limits live here; every measured value comes from the run.  A target whose section
+did not run (or whose contender was skipped) is ``skipped``, never met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure of the run held to a limit: ``at_most`` or ``at_least``."""
+
+    name: str
+    limit: float
+    at_most: bool
+    read: Callable[[dict[str, Any]], float | None]
+
+    def judge(self, results: dict[str, Any]) -> dict[str, Any]:
+        value = self.read(results)
+        if value is None:
+            status = "skipped"
+        else:
+            status = "met" if (value <= self.limit if self.at_most else value >= self.limit) else "NOT MET"
+        return {"target": self.name, "limit": f"{'<=' if self.at_most else '>='} {self.limit:g}",
+                "measured": value, "status": status}
+
+
+def _cell(section: str, contender: str, corpus: str, field: str, reads: str = "16KiB") -> Callable[[dict[str, Any]], float | None]:
+    def read(results: dict[str, Any]) -> float | None:
+        for cell in results.get(section, {}).get("cells", []):
+            if (cell["contender"], cell["corpus"], cell["reads"]) == (contender, corpus, reads) and cell["status"] == "ok":
+                value: float | None = cell.get(field)
+                return value
+        return None
+
+    return read
+
+
+def _scaling_spread(results: dict[str, Any]) -> float | None:
+    value: float | None = results.get("scaling", {}).get("spread")
+    return value
+
+
+def _memory_x_text(results: dict[str, Any]) -> float | None:
+    points = [p for p in results.get("scaling", {}).get("points", []) if p.get("status") == "ok"]
+    return points[-1]["feed_peak_x_text"] if points else None
+
+
+def _decoder_targets() -> Iterator[Target]:
+    for corpus in ("text", "tools", "reasoning", "n3_logprobs", "large"):
+        yield Target(f"Cython fold x orjson floor ({corpus})", 1.5, True,
+                     _cell("decoders", "streamfold (Cython)", corpus, "x_floor"))
+    for corpus in ("text", "tools"):
+        yield Target(f"pure-Python twin x orjson floor ({corpus})", 5.0, True,
+                     _cell("decoders", "streamfold (pure Python)", corpus, "x_floor"))
+    for corpus in ("text", "tools"):
+        yield Target(f"Cython fold x faster than openai-python ({corpus})", 50.0, False,
+                     _cell("decoders", "streamfold (Cython)", corpus, "x_faster_than_openai"))
+    for corpus in ("text", "tools"):
+        yield Target(f"SSEDecoder x faster than httpx-sse ({corpus})", 5.0, False,
+                     _cell("framing", "streamfold SSEDecoder (Cython)", corpus, "x_faster_than_httpx_sse"))
+    yield Target("fold cost per chunk across stream sizes: max / min", 1.2, True, _scaling_spread)
+    # while feeding, memory holds the folded text (and slack), no object per chunk (>= 56 B each)
+    yield Target("peak memory while feeding the largest stream / folded text", 2.0, True, _memory_x_text)
+
+
+def _dropin(*path: Any) -> Callable[[dict[str, Any]], float | None]:
+    """A figure of the dropin section, by its keys (None if the section or the figure is missing)."""
+    def read(results: dict[str, Any]) -> float | None:
+        value: Any = results.get("dropin")
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value if isinstance(value, (int, float)) else None
+
+    return read
+
+
+def _dropin_client(position: int) -> Callable[[dict[str, Any]], float | None]:
+    """stream_chat's whole-request ratio on the section's judged stream number ``position``."""
+    def read(results: dict[str, Any]) -> float | None:
+        section = results.get("dropin") or {}
+        streams = section.get("judged_streams") or []
+        return _dropin("ratios", "client", streams[position], "whole")(results) if len(streams) > position else None
+
+    return read
+
+
+def _dropin_targets() -> Iterator[Target]:
+    for corpus in ("text", "tools"):
+        yield Target(f"drop-in StreamState x less time than ChatCompletionStreamState ({corpus})", 10.0, False,
+                     _dropin("ratios", "state", corpus, "streamfold StreamState"))
+    yield Target("drop-in stream_chat x less client CPU than .stream() (long generated stream)", 20.0, False,
+                 _dropin_client(0))
+    yield Target("drop-in stream_chat x less client CPU than .stream() (largest recorded stream)", 20.0, False,
+                 _dropin_client(1))
+    yield Target("drop-in partial arguments: cost per byte, largest / smallest size", 1.5, True,
+                 _dropin("partial_figures", "spread"))
+
+
+TARGETS: list[Target] = [*_decoder_targets(), *_dropin_targets()]
+
+
+def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target, judged on ``results``."""
+    return [target.judge(results) for target in TARGETS]
+
+
+def markdown(judged: list[dict[str, Any]]) -> str:
+    out = ["| target | limit | measured | |", "|---|---:|---:|---|"]
+    for row in judged:
+        value = "-" if row["measured"] is None else f"{row['measured']:,.2f}"
+        out.append(f"| {row['target']} | {row['limit']} | {value} | {row['status']} |")
+    return "\n".join(out) + "\n"
