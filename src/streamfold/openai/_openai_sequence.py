@@ -208,7 +208,10 @@ class OpenAISequence(Sequence):
         if len(core) == 2:
             choice.content = core[1]._text
             choice.content_length = core[1]._length
-        self._next_appearance(index, choice)
+        choice.appearances += 1  # _next_appearance, inlined: this runs for every chunk of text
+        choice.later = True
+        if self.parsed:
+            self.parsed.pop(index, None)
         return [ev.chunk_event(data, chunk, self.state),
                 ev.content_delta(index, content, choice.content, choice.content_length,
                                  self.format is not None and not choice.refusal_length)]

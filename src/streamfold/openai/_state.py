@@ -124,9 +124,14 @@ class StreamState(Generic[ResponseFormatT]):
         first: Any = core[0]
         if first.type == "chunk":
             data = first.chunk
+            self._snapshot = None  # the fold moved on
             if self._fixes or data.get("object", _CHUNK_OBJECT) == _CHUNK_OBJECT:
-                return self._chunk_events(data, core, None)
-            self._snapshot = None
+                # _chunk_events, inlined: this runs for every chunk of a stream
+                if self._raise_midstream:
+                    self._check_truncation(data)
+                events = self._sequence.events(data, core, None)
+                self._snapshot = None  # and the done events may have parsed something
+                return events
             return []
         return self._sequence.events({}, core, None) if self._fixes else []
 
