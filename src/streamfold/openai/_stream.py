@@ -18,8 +18,8 @@ from typing import Any, Generic, TypeVar
 
 from openai.types.chat import ParsedChatCompletion
 
-from .._errors import IncompleteStreamError
 from .._contract import DEFAULT_MAX_EVENT_BYTES
+from .._errors import IncompleteStreamError
 from ._convert import is_given, request_format
 from ._errors import translate
 from ._events import EVENT_TYPES, Callback
