@@ -2,7 +2,8 @@
 
 Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``framing``
 (SSE decoding alone against httpx-sse), ``scaling`` (1,000 to 1,000,000 chunks, peak
-memory) and ``e2e`` (whole requests against the mock server over loopback, server and
+memory), ``dropin`` (``streamfold.openai`` against openai-python: its stream state, client
+CPU per request, partial arguments) and ``e2e`` (whole requests against the mock server over loopback, server and
 clients pinned to separate CPUs: 256 and 1,024 streams in flight with no delay between
 chunks, 1,024 at 20 ms; and the mock server's CPU per chunk before and after it was made
 cheap).  The speed targets (``targets.py``) are judged on the run's ratios and printed
@@ -25,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import corpora, decoders, framing, readme, report, scaling, targets
+    from . import corpora, decoders, dropin, framing, readme, report, scaling, targets
 else:  # python benchmarks/run.py
     import corpora  # type: ignore[no-redef]
     import decoders  # type: ignore[no-redef]
+    import dropin  # type: ignore[no-redef]
     import framing  # type: ignore[no-redef]
     import readme  # type: ignore[no-redef]
     import report  # type: ignore[no-redef]
@@ -44,7 +46,7 @@ def _e2e() -> Any:
         import e2e  # type: ignore[no-redef]
     return e2e
 
-SECTIONS = ("decoders", "framing", "scaling", "e2e")
+SECTIONS = ("decoders", "framing", "scaling", "dropin", "e2e")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -62,6 +64,8 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         elif name == "scaling":
             results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
                              else scaling.run(progress=progress))
+        elif name == "dropin":
+            results[name] = dropin.run(dropin.QUICK if quick else dropin.FULL, progress)
         else:
             results[name] = _e2e().run(quick=quick, progress=progress)
         results["seconds"][name] = round(time.perf_counter() - started, 1)
@@ -87,7 +91,22 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
         found[f"cython_x_floor_{corpus}"] = cell("streamfold (Cython)", corpus, "x_floor")
         found[f"cython_x_faster_than_openai_{corpus}"] = cell("streamfold (Cython)", corpus, "x_faster_than_openai")
         found[f"python_x_floor_{corpus}"] = cell("streamfold (pure Python)", corpus, "x_floor")
+    found.update(dropin_headline(results.get("dropin")))
     found.update(e2e_headline(results.get("e2e")))
+    return found
+
+
+def dropin_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
+    """The drop-in's ratios over openai-python: its stream state per corpus, client CPU per
+    request on each stream, and the partial-argument spread."""
+    found: dict[str, float | None] = {}
+    if not section:
+        return found
+    for corpus, row in section["ratios"]["state"].items():
+        found[f"dropin_state_x_{corpus}"] = row[dropin.STATE]
+    for stream, ratio in section["ratios"]["client"].items():
+        found[f"dropin_client_x_{stream}".replace(" ", "_")] = ratio["whole"]
+    found["dropin_partial_spread"] = section["partial_figures"]["spread"]
     return found
 
 
@@ -118,6 +137,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["### Framing alone (SSE decoding, no JSON)\n", framing.markdown(results["framing"])]
     if "scaling" in results:
         lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
+    if "dropin" in results:
+        lines += ["### The openai drop-in\n", dropin.markdown(results["dropin"])]
     if "e2e" in results:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
     lines += ["### Targets\n", targets.markdown(results["targets"])]

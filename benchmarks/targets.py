@@ -98,6 +98,29 @@ def _server_gain(setting: str) -> Callable[[dict[str, Any]], float | None]:
     return read
 
 
+def _dropin(*path: Any) -> Callable[[dict[str, Any]], float | None]:
+    """A figure of the dropin section, by its keys (None if the section or the figure is missing)."""
+    def read(results: dict[str, Any]) -> float | None:
+        value: Any = results.get("dropin")
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value if isinstance(value, (int, float)) else None
+
+    return read
+
+
+def _dropin_client(position: int) -> Callable[[dict[str, Any]], float | None]:
+    """stream_chat's whole-request ratio on the section's judged stream number ``position``."""
+    def read(results: dict[str, Any]) -> float | None:
+        section = results.get("dropin") or {}
+        streams = section.get("judged_streams") or []
+        return _dropin("ratios", "client", streams[position], "whole")(results) if len(streams) > position else None
+
+    return read
+
+
 def _e2e_targets() -> Iterator[Target]:
     openai, httpx_sse = "openai AsyncOpenAI", "httpx + httpx-sse + json"
     for level in (256, 1024):
@@ -112,7 +135,19 @@ def _e2e_targets() -> Iterator[Target]:
     yield Target("mock server CPU/chunk, before over now (itl 0)", 5.0, False, _server_gain("itl 0"))
 
 
-TARGETS: list[Target] = [*_decoder_targets(), *_e2e_targets()]
+def _dropin_targets() -> Iterator[Target]:
+    for corpus in ("text", "tools"):
+        yield Target(f"drop-in StreamState x less time than ChatCompletionStreamState ({corpus})", 10.0, False,
+                     _dropin("ratios", "state", corpus, "streamfold StreamState"))
+    yield Target("drop-in stream_chat x less client CPU than .stream() (long generated stream)", 20.0, False,
+                 _dropin_client(0))
+    yield Target("drop-in stream_chat x less client CPU than .stream() (largest recorded stream)", 20.0, False,
+                 _dropin_client(1))
+    yield Target("drop-in partial arguments: cost per byte, largest / smallest size", 1.5, True,
+                 _dropin("partial_figures", "spread"))
+
+
+TARGETS: list[Target] = [*_decoder_targets(), *_e2e_targets(), *_dropin_targets()]
 
 
 def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
