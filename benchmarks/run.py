@@ -2,7 +2,8 @@
 
 Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``framing``
 (SSE decoding alone against httpx-sse), ``scaling`` (1,000 to 1,000,000 chunks, peak
-memory) and ``e2e`` (whole requests against the mock server over loopback, server and
+memory), ``dropin`` (``streamfold.openai`` against openai-python: its stream state, client
+CPU per request, partial arguments), ``e2e`` (whole requests against the mock server over loopback, server and
 clients pinned to separate CPUs: 256 and 1,024 streams in flight with no delay between
 chunks, 1,024 at 20 ms; and the mock server's CPU per chunk before and after it was made
 cheap) and ``serving`` (the distortion of ``streamfold bench`` and of AIPerf, side by side,
@@ -17,6 +18,7 @@ unless ``--out`` is given.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -25,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import corpora, decoders, framing, report, scaling, targets
+    from . import corpora, decoders, dropin, framing, readme, report, scaling, targets
 else:  # python benchmarks/run.py
     import corpora  # type: ignore[no-redef]
     import decoders  # type: ignore[no-redef]
+    import dropin  # type: ignore[no-redef]
     import framing  # type: ignore[no-redef]
+    import readme  # type: ignore[no-redef]
     import report  # type: ignore[no-redef]
     import scaling  # type: ignore[no-redef]
     import targets  # type: ignore[no-redef]
@@ -52,13 +56,15 @@ def _serving() -> Any:
         import serving  # type: ignore[no-redef]
     return serving
 
-SECTIONS = ("decoders", "framing", "scaling", "e2e", "serving")
+
+SECTIONS = ("decoders", "framing", "scaling", "dropin", "e2e", "serving")
 RESULTS = Path(__file__).parent / "results"
 
 
 def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None]) -> dict[str, Any]:
     """Run the sections asked for; returns every figure."""
-    results: dict[str, Any] = {"machine": report.machine(), "quick": quick, "seconds": {}}
+    results: dict[str, Any] = {"machine": report.machine(), "quick": quick, "date": datetime.date.today().isoformat(),
+                               "seconds": {}}
     for name in sections:
         started = time.perf_counter()
         progress(f"[{name}] ...")
@@ -69,6 +75,8 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         elif name == "scaling":
             results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
                              else scaling.run(progress=progress))
+        elif name == "dropin":
+            results[name] = dropin.run(dropin.QUICK if quick else dropin.FULL, progress)
         elif name == "e2e":
             results[name] = _e2e().run(quick=quick, progress=progress)
         else:
@@ -96,7 +104,22 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
         found[f"cython_x_floor_{corpus}"] = cell("streamfold (Cython)", corpus, "x_floor")
         found[f"cython_x_faster_than_openai_{corpus}"] = cell("streamfold (Cython)", corpus, "x_faster_than_openai")
         found[f"python_x_floor_{corpus}"] = cell("streamfold (pure Python)", corpus, "x_floor")
+    found.update(dropin_headline(results.get("dropin")))
     found.update(e2e_headline(results.get("e2e")))
+    return found
+
+
+def dropin_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
+    """The drop-in's ratios over openai-python: its stream state per corpus, client CPU per
+    request on each stream, and the partial-argument spread."""
+    found: dict[str, float | None] = {}
+    if not section:
+        return found
+    for corpus, row in section["ratios"]["state"].items():
+        found[f"dropin_state_x_{corpus}"] = row[dropin.STATE]
+    for stream, ratio in section["ratios"]["client"].items():
+        found[f"dropin_client_x_{stream}".replace(" ", "_")] = ratio["whole"]
+    found["dropin_partial_spread"] = section["partial_figures"]["spread"]
     return found
 
 
@@ -127,6 +150,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["### Framing alone (SSE decoding, no JSON)\n", framing.markdown(results["framing"])]
     if "scaling" in results:
         lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
+    if "dropin" in results:
+        lines += ["### The openai drop-in\n", dropin.markdown(results["dropin"])]
     if "e2e" in results:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
     if "serving" in results:
@@ -141,7 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     parser.add_argument("--out", type=Path, help="directory for results.json, results.md and the charts "
                         "(default: benchmarks/results for a full run, none for --quick)")
+    parser.add_argument("--readme", action="store_true",
+                        help="write README.md's figures from benchmarks/results/results.json (the committed run) and stop")
     args = parser.parse_args(argv)
+    if args.readme:
+        readme.update(json.loads((RESULTS / "results.json").read_text()))
+        print(f"wrote the figures of {readme.README} from {RESULTS / 'results.json'}", file=sys.stderr)
+        return 0
     out = args.out if args.out is not None else (None if args.quick else RESULTS)
 
     def progress(line: str) -> None:

@@ -70,6 +70,83 @@ def _decoder_targets() -> Iterator[Target]:
     yield Target("peak memory while feeding the largest stream / folded text", 2.0, True, _memory_x_text)
 
 
+def _e2e_ratio(setting: str, level: int, peer: str, ours: str = "streamfold AsyncClient") -> Callable[[dict[str, Any]], float | None]:
+    """Client CPU per chunk of ``peer`` over ours, at one setting and level."""
+    def read(results: dict[str, Any]) -> float | None:
+        rows = {(r["contender"], r["setting"], r["concurrency"]): r for r in results.get("e2e", {}).get("rows", [])
+                if r["status"] == "ok"}
+        a, b = rows.get((peer, setting, level)), rows.get((ours, setting, level))
+        if a is None or b is None:
+            return None
+        value: float = a["client_us_per_chunk"] / b["client_us_per_chunk"]
+        return value
+
+    return read
+
+
+def _server_gain(setting: str) -> Callable[[dict[str, Any]], float | None]:
+    """The mock server's CPU per chunk before issue 13 over now, at one setting."""
+    def read(results: dict[str, Any]) -> float | None:
+        rows = [r for r in results.get("e2e", {}).get("server_rows", []) if r["setting"] == setting and r["status"] == "ok"]
+        before = next((r for r in rows if r["contender"].startswith("before")), None)
+        after = next((r for r in rows if r["contender"].startswith("after")), None)
+        if before is None or after is None or not after.get("server_us_per_chunk"):
+            return None
+        value: float = before["server_us_per_chunk"] / after["server_us_per_chunk"]
+        return value
+
+    return read
+
+
+def _dropin(*path: Any) -> Callable[[dict[str, Any]], float | None]:
+    """A figure of the dropin section, by its keys (None if the section or the figure is missing)."""
+    def read(results: dict[str, Any]) -> float | None:
+        value: Any = results.get("dropin")
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value if isinstance(value, (int, float)) else None
+
+    return read
+
+
+def _dropin_client(position: int) -> Callable[[dict[str, Any]], float | None]:
+    """stream_chat's whole-request ratio on the section's judged stream number ``position``."""
+    def read(results: dict[str, Any]) -> float | None:
+        section = results.get("dropin") or {}
+        streams = section.get("judged_streams") or []
+        return _dropin("ratios", "client", streams[position], "whole")(results) if len(streams) > position else None
+
+    return read
+
+
+def _e2e_targets() -> Iterator[Target]:
+    openai, httpx_sse = "openai AsyncOpenAI", "httpx + httpx-sse + json"
+    for level in (256, 1024):
+        yield Target(f"AsyncClient CPU/chunk x below AsyncOpenAI (itl 0, {level} streams)", 30.0, False,
+                     _e2e_ratio("itl 0", level, openai))
+        yield Target(f"AsyncClient CPU/chunk x below httpx + httpx-sse (itl 0, {level} streams)", 5.0, False,
+                     _e2e_ratio("itl 0", level, httpx_sse))
+    yield Target("AsyncClient CPU/chunk x below AsyncOpenAI (itl 20 ms, 1024 streams)", 4.0, False,
+                 _e2e_ratio("itl 20 ms", 1024, openai))
+    yield Target("AsyncClient CPU/chunk x below httpx + httpx-sse (itl 20 ms, 1024 streams)", 2.5, False,
+                 _e2e_ratio("itl 20 ms", 1024, httpx_sse))
+    yield Target("mock server CPU/chunk, before over now (itl 0)", 5.0, False, _server_gain("itl 0"))
+
+
+def _dropin_targets() -> Iterator[Target]:
+    for corpus in ("text", "tools"):
+        yield Target(f"drop-in StreamState x less time than ChatCompletionStreamState ({corpus})", 10.0, False,
+                     _dropin("ratios", "state", corpus, "streamfold StreamState"))
+    yield Target("drop-in stream_chat x less client CPU than .stream() (long generated stream)", 20.0, False,
+                 _dropin_client(0))
+    yield Target("drop-in stream_chat x less client CPU than .stream() (largest recorded stream)", 20.0, False,
+                 _dropin_client(1))
+    yield Target("drop-in partial arguments: cost per byte, largest / smallest size", 1.5, True,
+                 _dropin("partial_figures", "spread"))
+
+
 def _serving(streams: int, field: str, point: str) -> Callable[[dict[str, Any]], float | None]:
     """A percentile of streamfold bench's error at a level of the serving section."""
     def read(results: dict[str, Any]) -> float | None:
@@ -91,7 +168,7 @@ def _serving_targets() -> Iterator[Target]:
                      _serving(streams, "itl_abs_error_ms", "p99"))
 
 
-TARGETS: list[Target] = [*_decoder_targets(), *_serving_targets()]
+TARGETS: list[Target] = [*_decoder_targets(), *_e2e_targets(), *_dropin_targets(), *_serving_targets()]
 
 
 def judge(results: dict[str, Any]) -> list[dict[str, Any]]:

@@ -71,3 +71,12 @@ def cli_impl(request: pytest.FixtureRequest) -> str:
     """For command-line tests (in subprocesses): ``c`` runs the installed core (the extension
     when it is built), ``py`` sets STREAMFOLD_NO_EXTENSIONS=1 in the child's environment."""
     return str(request.param)
+
+
+@pytest.fixture
+def dropin(impl: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """The openai drop-in (``streamfold.openai``) running on one implementation of the core."""
+    from streamfold.openai import _state
+
+    monkeypatch.setattr(_state, "ChatAccumulator", impl.ChatAccumulator)
+    return impl

@@ -10,33 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 
 
-def test_quick_openai_benchmark_runs_and_checks_every_contender(tmp_path: Path) -> None:
-    out = tmp_path / "bench_openai.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_openai.py"), "--quick", "--json", str(out)],
-        check=False, capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "[targets]" in proc.stdout
-    report = json.loads(out.read_text())
-    assert report["machine"]["versions"] and report["config"]["quick"] is True
-    sections = report["sections"]
-    assert set(sections) == {"state", "client", "partial"}
-    for name, section in sections.items():
-        assert section["rows"], name
-        for row in section["rows"]:
-            # every contender either ran with a correct output, or was skipped for a stated reason
-            assert row["status"] == "ok" or row["status"].startswith("skipped: "), row
-            assert row["section"] == name
-            if row["status"] == "ok":
-                assert row["samples_ns"] and min(row["samples_ns"]) > 0
-    # one summary per served stream: the recorded ones and the generated one
-    streams = sections["client"]["streams"]
-    assert len(streams) == len({row["corpus"] for row in sections["client"]["rows"]}) >= 2
-    assert {"spread", "jiter"} <= set(sections["partial"])
-    assert report["targets"] and all(t["status"] in ("PASS", "FAIL", "SKIP") for t in report["targets"])
-
-
 def test_quick_harness_runs_every_section(tmp_path: Path) -> None:
     """``python -m benchmarks --quick``: every contender checked, every section written down."""
     proc = subprocess.run(
@@ -66,9 +39,18 @@ def test_quick_harness_runs_every_section(tmp_path: Path) -> None:
     assert len(points) == 4 and all(p["status"] == "ok" and p["feed_peak_bytes"] > 0 for p in points)
     assert results["e2e"]["rows"] and all(r["status"] == "ok" or r["status"].startswith("skipped: ")
                                           for r in results["e2e"]["rows"])
+    dropin = results["dropin"]
+    assert {c["corpus"] for c in dropin["state"]} == {"text", "tools"}
+    recorded = {path.stem for path in (ROOT / "tests" / "data" / "openai-recorded").glob("*.sse")}
+    assert recorded < {c["corpus"] for c in dropin["client"]}  # every recorded stream, and a long one
+    for cell in dropin["state"] + dropin["client"] + dropin["partial"]:  # checked, or skipped for a reason
+        assert cell["status"] == "ok" or cell["status"].startswith("skipped: "), cell
+    assert all(c["status"] == "ok" for c in dropin["state"] + dropin["client"])  # openai is a test dependency
+    assert len([t for t in results["targets"] if t["target"].startswith("drop-in") and t["measured"] is not None]) == 5
+    assert {"dropin_state_x_text", "dropin_state_x_tools", "dropin_partial_spread"} <= set(results["headline"])
     table = (tmp_path / "results.md").read_text()
     assert "### Decoders" in table and "### Scaling" in table and "### End to end" in table
-    assert "### Framing alone" in table and "### Targets" in table
+    assert "### Framing alone" in table and "### The openai drop-in" in table and "### Targets" in table
     assert table in proc.stdout
     charts = {"decoders.png", "scaling.png"}
     try:

@@ -408,6 +408,24 @@ def test_result_alone_skips_building_events(server: MockServer, kind: Kind, core
     assert 0 < stats.events < 10  # events only until the first content arrived
 
 
+@pytest.mark.parametrize("itl", [0.001, 0], ids=["a-read-per-event", "bursts"])
+def test_text_builds_no_events_after_the_first_content(server: MockServer, kind: Kind, core: SimpleNamespace,
+                                                       itl: float) -> None:
+    # itl 0: the mock writes 16 events at a time, so one read may hold most of the answer
+    async def scenario() -> tuple[list[str], dict[str, Any], streamfold.StreamStats]:
+        async with make_client(server, kind) as client, client.stream_chat(
+            model="m", messages=MESSAGES, mock={"output_tokens": 200, "itl": itl}
+        ) as stream:
+            pieces = [piece async for piece in stream.text()]
+            return pieces, await stream.result(), stream.stats
+
+    pieces, completion, stats = run(scenario)
+    assert "".join(pieces) == completion["choices"][0]["message"]["content"] == expected_text(200)
+    assert all(pieces) and len(pieces) == 200  # one piece per content delta, however the reads fell
+    assert stats.chunks == 203 and stats.time_to_first_content is not None
+    assert 0 < stats.events < 30  # events only for the first few KiB, to time the first content
+
+
 def test_every_read_is_reported_as_it_arrives(server: MockServer, kind: Kind, core: SimpleNamespace) -> None:
     reads: list[tuple[float, bytes, int]] = []
 

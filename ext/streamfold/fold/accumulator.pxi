@@ -112,7 +112,7 @@ cdef class ChatAccumulator:
 
     def feed(self, data):
         """Fold raw stream bytes, split anywhere."""
-        self._feed(data, None)
+        self._feed(data, None, None)
 
     def feed_events(self, data):
         """Fold raw stream bytes and return the events they produced, in order.
@@ -123,10 +123,17 @@ cdef class ChatAccumulator:
         dropped; the error's ``.partial`` holds everything folded.
         """
         cdef list events = []
-        self._feed(data, events)
+        self._feed(data, events, None)
         return events
 
-    cdef int _feed(self, object data, list events) except -1:
+    def feed_text(self, data):
+        """Fold raw stream bytes and return the text of their ``content.delta`` events (every
+        choice's, in order), building no event: the cheap way to show an answer live."""
+        cdef list texts = []
+        self._feed(data, None, texts)
+        return texts
+
+    cdef int _feed(self, object data, list events, list texts) except -1:
         # Events go in batches of up to BATCH: frame them, decode their JSON one after
         # another, then fold them.  Each phase then runs with its own code hot in the
         # instruction cache (orjson's above all); one event at a time measured slower.
@@ -184,7 +191,7 @@ cdef class ChatAccumulator:
                     if kind == EV_JSON:
                         if i == failed_at:
                             self._fail(_errors.invalid_json(self._events, payload, decode_error), True)
-                        self._add(<object>PyList_GET_ITEM(chunks, i), self._events, payload, events)
+                        self._add(<object>PyList_GET_ITEM(chunks, i), self._events, payload, events, texts)
                     elif kind == EV_IGNORED:
                         self._ignored += 1
                     elif kind == EV_DONE:
@@ -206,14 +213,14 @@ cdef class ChatAccumulator:
         """Fold one chunk that was already decoded."""
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None, None)
+        self._add(chunk, self._chunks + 1, None, None, None)
 
     def add_chunk_events(self, chunk):
         """Fold one decoded chunk and return its events (see ``feed_events``)."""
         cdef list events = []
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None, events)
+        self._add(chunk, self._chunks + 1, None, events, None)
         return events
 
     cdef int _fail(self, object error, bint final) except -1:
@@ -240,7 +247,7 @@ cdef class ChatAccumulator:
             self._shape_codes[slot] = code
         return code
 
-    cdef int _add(self, object chunk, Py_ssize_t number, object data, list events) except -1:
+    cdef int _add(self, object chunk, Py_ssize_t number, object data, list events, list texts) except -1:
         cdef PyObject* k
         cdef PyObject* v
         cdef PyObject* p_error = NULL
@@ -316,7 +323,7 @@ cdef class ChatAccumulator:
                         self._choices[index] = state
                     self._last_index = index
                     self._last_state = state
-                state.merge(&recs[i], events, self._parse)
+                state.merge(&recs[i], events, self._parse, texts)
         finally:
             if recs != stack_recs:
                 PyMem_Free(recs)

@@ -209,17 +209,18 @@ cdef class _Parts:
         if before is not None and before.length:
             self.parts.append({"type": "text", "text": _new_text(before.value())})
 
-    cdef int add_string(self, object piece, list events, object index) except -1:
+    cdef int add_string(self, object piece, list events, object index, list texts) except -1:
         """A string delta is a text part."""
         if PyUnicode_GET_LENGTH(piece):
-            self._add(self.parts, ({"type": "text", "text": piece},), False, events, index)
+            self._add(self.parts, ({"type": "text", "text": piece},), False, events, index, texts)
         return 0
 
-    cdef int add_list(self, object parts, list events, object index) except -1:
-        self._add(self.parts, parts, False, events, index)
+    cdef int add_list(self, object parts, list events, object index, list texts) except -1:
+        self._add(self.parts, parts, False, events, index, texts)
         return 0
 
-    cdef int _add(self, list states, object parts, bint thinking, list events, object index) except -1:
+    cdef int _add(self, list states, object parts, bint thinking, list events, object index,
+                  list texts) except -1:
         """Fold ``parts`` into ``states``; ``thinking``: inside a thinking part's list, where
         text parts are reasoning text."""
         cdef object part, kind, last, key, value, current
@@ -243,21 +244,21 @@ cdef class _Parts:
                         target["type"] = value if PyUnicode_Check(value) else _merge(None, value)
                 elif key == "text" and kind == "text" and PyUnicode_Check(value):
                     target["text"] = _merge(target.get("text"), value)
-                    self._piece(value, thinking, events, index)
+                    self._piece(value, thinking, events, index, texts)
                 elif key == "thinking" and kind == "thinking" and PyList_Check(value):
                     current = target.get("thinking")
                     if type(current) is not list:
                         current = []
                         target["thinking"] = current
-                    self._add(<list>current, value, True, events, index)
+                    self._add(<list>current, value, True, events, index, texts)
                 elif key == "thinking" and kind == "thinking" and PyUnicode_Check(value):
                     target["thinking"] = _merge(target.get("thinking"), value)
-                    self._piece(value, True, events, index)
+                    self._piece(value, True, events, index, texts)
                 else:
                     target[key] = _merge(target.get(key), value)
         return 0
 
-    cdef int _piece(self, object piece, bint thinking, list events, object index) except -1:
+    cdef int _piece(self, object piece, bint thinking, list events, object index, list texts) except -1:
         """Text of a text part (content) or of a thinking part (reasoning): accumulate, and
         give its delta event."""
         if not PyUnicode_GET_LENGTH(piece):
@@ -273,7 +274,9 @@ cdef class _Parts:
             if self.text is None:
                 self.text = _new_text("")
             self.text.add(piece)
-            if events is not None:
+            if texts is not None:
+                PyList_Append(texts, piece)
+            elif events is not None:
                 PyList_Append(events, ContentDeltaEvent("content.delta", index, piece, self.text, self.text.length))
         return 0
 

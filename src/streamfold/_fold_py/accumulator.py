@@ -83,7 +83,7 @@ class ChatAccumulator:
 
     def feed(self, data: bytes) -> None:
         """Fold raw stream bytes, split anywhere."""
-        self._feed(data, None)
+        self._feed(data, None, None)
 
     def feed_events(self, data: bytes) -> list[ChatEvent]:
         """Fold raw stream bytes and return the events they produced, in order.
@@ -94,10 +94,17 @@ class ChatAccumulator:
         dropped; the error's ``.partial`` holds everything folded.
         """
         events: list[ChatEvent] = []
-        self._feed(data, events)
+        self._feed(data, events, None)
         return events
 
-    def _feed(self, data: bytes, events: list[ChatEvent] | None) -> None:
+    def feed_text(self, data: bytes) -> list[str]:
+        """Fold raw stream bytes and return the text of their ``content.delta`` events (every
+        choice's, in order), building no event: the cheap way to show an answer live."""
+        texts: list[str] = []
+        self._feed(data, None, texts)
+        return texts
+
+    def _feed(self, data: bytes, events: list[ChatEvent] | None, texts: list[str] | None) -> None:
         if self._done:
             check_bytes(data)
             return
@@ -119,7 +126,7 @@ class ChatAccumulator:
                     chunk = orjson.loads(payload)
                 except orjson.JSONDecodeError as exc:
                     self._fail(_errors.invalid_json(self._events, payload, exc), True)
-                self._add(chunk, self._events, payload, events)
+                self._add(chunk, self._events, payload, events, texts)
             elif kind == EV_IGNORED:
                 self._ignored += 1
             elif kind == EV_DONE:
@@ -135,14 +142,14 @@ class ChatAccumulator:
         """Fold one chunk that was already decoded."""
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None, None)
+        self._add(chunk, self._chunks + 1, None, None, None)
 
     def add_chunk_events(self, chunk: dict[str, Any]) -> list[ChatEvent]:
         """Fold one decoded chunk and return its events (see ``feed_events``)."""
         if self._error is not None:
             raise self._error
         events: list[ChatEvent] = []
-        self._add(chunk, self._chunks + 1, None, events)
+        self._add(chunk, self._chunks + 1, None, events, None)
         return events
 
     def _fail(self, error: _errors.StreamError, final: bool) -> NoReturn:
@@ -152,7 +159,8 @@ class ChatAccumulator:
             self._error = error
         raise error
 
-    def _add(self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None) -> None:
+    def _add(self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None,
+             texts: list[str] | None) -> None:
         if type(chunk) is not dict and not isinstance(chunk, dict):
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk), True)
         if chunk.get("error"):
@@ -188,7 +196,7 @@ class ChatAccumulator:
                     state = self._choices[index] = _Choice(index)
                 self._last_index = index
                 self._last_state = state
-            state.merge(rec, events, self._parse)
+            state.merge(rec, events, self._parse, texts)
 
     def _merge_top(self, chunk: dict[str, Any]) -> None:
         """Top-level members: the first non-empty value wins (null, "" and 0 are empty)."""

@@ -203,6 +203,28 @@ class _StreamBase:
                         break
         return events
 
+    def _feed_text(self, piece: bytes) -> list[str]:
+        """``text()``'s fold of one read: the text of its content deltas.  Events are built
+        only until the first content (to time it), a few KiB at a time (one read may hold
+        the whole answer); then no event is built at all."""
+        stats = self.stats
+        texts: list[str] = []
+        done = 0
+        while stats.time_to_first_content is None and done < len(piece):
+            head = piece[done : done + _PROBE_BYTES]
+            done += _PROBE_BYTES
+            texts += [event.delta for event in self._feed(head) if event.type == "content.delta"]  # type: ignore[attr-defined]
+        if done < len(piece):
+            rest = piece[done:] if done else piece
+            stats.bytes += len(rest)
+            texts += self._acc.feed_text(rest)
+            stats.chunks = self._acc.chunks
+        return texts
+
+    def _take_first_text(self) -> list[str]:
+        first, self._first = self._first, b""
+        return self._feed_text(first) if first else []
+
     def _lost(self, exc: BaseException) -> IncompleteStreamError:
         """The connection failed mid-body: the stream is incomplete (never retried)."""
         what = "timed out" if self._transport.is_timeout(exc) else "was lost"
@@ -331,6 +353,11 @@ class ChatStream(_StreamBase):
             self._transport.close(self.response)
 
     def __iter__(self) -> Iterator[ChatEvent]:
+        return self._pump(False)
+
+    def _pump(self, text_only: bool) -> Iterator[Any]:
+        """Read the body into the accumulator; yield its events, or (``text_only``) the text
+        of its ``content.delta`` events."""
         if not self._check_usable():
             return
         self._open()
@@ -338,7 +365,7 @@ class ChatStream(_StreamBase):
         read, total, started = self._read, self._call.total, self._started
         done = False
         try:
-            yield from self._take_first()
+            yield from self._take_first_text() if text_only else self._take_first()
             on_read = self._on_read
             while True:
                 piece = read()
@@ -348,7 +375,7 @@ class ChatStream(_StreamBase):
                     on_read(time.perf_counter(), piece)
                 if total is not None and time.perf_counter() - started > total:
                     raise self._total_timed_out()
-                yield from self._feed(piece)
+                yield from self._feed_text(piece) if text_only else self._feed(piece)
             done = True
         except errors as exc:
             raise self._lost(exc) from exc
@@ -363,9 +390,7 @@ class ChatStream(_StreamBase):
 
     def text(self) -> Iterator[str]:
         """The text deltas of the answer (``content.delta`` events), as they arrive."""
-        for event in self:
-            if event.type == "content.delta":
-                yield event.delta  # type: ignore[attr-defined]
+        return self._pump(True)
 
     def result(self) -> dict[str, Any]:
         """Read the rest of the stream and return the completion (a ``chat.completion`` dict).
@@ -500,11 +525,12 @@ class AsyncChatStream(_StreamBase):
         on_read = self._on_read
         done = False
         try:
-            for event in self._take_first():
-                if not text_only:
+            if text_only:
+                for text in self._take_first_text():
+                    yield text
+            else:
+                for event in self._take_first():
                     yield event
-                elif event.type == "content.delta":
-                    yield event.delta  # type: ignore[attr-defined]
             while True:
                 # hot loop: one read, one feed; _waiting lets the total timeout cancel the read only
                 self._waiting = True
@@ -517,9 +543,8 @@ class AsyncChatStream(_StreamBase):
                 if self._expired:
                     raise self._timed_out()
                 if text_only:
-                    for event in self._feed(piece):
-                        if event.type == "content.delta":
-                            yield event.delta  # type: ignore[attr-defined]
+                    for text in self._feed_text(piece):
+                        yield text
                 else:
                     for event in self._feed(piece):
                         yield event

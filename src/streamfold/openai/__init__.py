@@ -1,14 +1,17 @@
 """streamfold for users of the official ``openai`` client (needs the ``openai`` extra).
 
-- ``StreamState``: openai-python's ``ChatCompletionStreamState`` surface (``handle_chunk``,
+- ``StreamState``: openai-python's ``ChatCompletionStreamState`` (``handle_chunk``,
   ``current_completion_snapshot``, ``get_final_completion``), many times faster.
-- ``stream_chat(client, **create_kwargs)`` / ``astream_chat(async_client, ...)``: the
-  request goes through your client (its base URL, key, retries, timeouts); the response
-  bytes are decoded by streamfold instead of one pydantic object per chunk.
+- ``stream_chat(client, **kwargs)`` / ``astream_chat(async_client, ...)``: what
+  ``client.chat.completions.stream(**kwargs)`` does (the request goes through your
+  client: its base URL, key, retries, timeouts), with the response bytes decoded by
+  streamfold instead of one pydantic object per chunk.
 
-Events carry openai's ``type`` strings and attributes (``chunk`` events hold a
-``ChatCompletionChunk``, logprobs are ``ChatCompletionTokenLogprob`` objects), built only
-when read; completions are openai's ``ParsedChatCompletion``.
+Events are openai's own event classes (subclasses of those in
+``openai.lib.streaming.chat``), in openai's order; their costly fields (snapshots, chunk
+objects, logprobs) are computed only when read.  Completions are openai's
+``ParsedChatCompletion``.  ``fixes=True`` switches to streamfold's event sequence (see
+``StreamState``).
 """
 
 try:
@@ -22,11 +25,18 @@ from ._events import (
     ChunkEvent,
     ContentDeltaEvent,
     ContentDoneEvent,
+    FunctionToolCallArgumentsDeltaEvent,
+    FunctionToolCallArgumentsDoneEvent,
     LogprobsContentDeltaEvent,
     LogprobsContentDoneEvent,
     LogprobsRefusalDeltaEvent,
     LogprobsRefusalDoneEvent,
+    ReasoningDeltaEvent,
+    ReasoningDoneEvent,
+    RefusalDeltaEvent,
+    RefusalDoneEvent,
 )
+from ._errors import StreamAPIError
 from ._state import StreamState
 from ._stream import AsyncChatStream, ChatStream, astream_chat, stream_chat
 
@@ -36,10 +46,17 @@ __all__ = [
     "ChunkEvent",
     "ContentDeltaEvent",
     "ContentDoneEvent",
+    "FunctionToolCallArgumentsDeltaEvent",
+    "FunctionToolCallArgumentsDoneEvent",
     "LogprobsContentDeltaEvent",
     "LogprobsContentDoneEvent",
     "LogprobsRefusalDeltaEvent",
     "LogprobsRefusalDoneEvent",
+    "ReasoningDeltaEvent",
+    "ReasoningDoneEvent",
+    "RefusalDeltaEvent",
+    "RefusalDoneEvent",
+    "StreamAPIError",
     "StreamState",
     "astream_chat",
     "stream_chat",

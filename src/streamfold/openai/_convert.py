@@ -1,55 +1,87 @@
 """Conversions between openai-python's pydantic models and the plain dicts streamfold folds.
 
-Chunks go in as dicts (a ``ChatCompletionChunk`` is read through its ``__dict__``, which
-costs a few microseconds, where ``model_dump`` costs ten); completions come out as
-openai's own types, built with openai's recursive ``model_construct`` (no validation,
-as openai-python itself does for server data).
+Chunks go in as dicts (a ``ChatCompletionChunk`` read through its ``__dict__``, which
+costs two microseconds, where ``model_dump`` costs three or more); completions come out as
+openai's own types, built with openai's recursive ``model_construct`` (no
+validation, as openai-python itself does for server data).
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
 import pydantic
+from jiter import from_json
+from openai.lib._parsing import ResponseFormatT
 from openai.types.chat import (
     ChatCompletionChunk,
     ChatCompletionTokenLogprob,
     ParsedChatCompletion,
+    ParsedChatCompletionMessage,
+    ParsedFunctionToolCall,
 )
+from openai.types.chat import chat_completion_chunk as chunk_types
+from openai.types.chat.parsed_function_tool_call import ParsedFunction
 
-from .._errors import TRUNCATED
-from .._partial_json import PartialJSON, PartialJSONError
 
 _Model = pydantic.BaseModel
 # Parametrising a generic pydantic model builds a new class each time (~0.3 ms): do it once.
-_ParsedCompletion = ParsedChatCompletion[Any]
+# The classes openai-python gives: ParsedChatCompletion[object] for its snapshots, and
+# ParsedChatCompletion[ResponseFormatT] (its type variable) for final completions.
+_Snapshot = ParsedChatCompletion[object]
+_Final = ParsedChatCompletion[ResponseFormatT]
 
 
 def chunk_to_dict(chunk: Any) -> dict[str, Any]:
     """A chunk as a dict: dicts as they are, pydantic models (``ChatCompletionChunk``) read
-    field by field, other mappings copied."""
-    if type(chunk) is dict:
-        return chunk
-    if isinstance(chunk, _Model):
+    field by field (fields never set are there as None: the fold ignores null members, and
+    ``set_members`` tells them apart), other mappings copied."""
+    kind = type(chunk)
+    if kind is dict:
+        return chunk  # type: ignore[no-any-return]
+    if is_model_type(kind):
         return _model_to_dict(chunk)
     if isinstance(chunk, Mapping):
         return dict(chunk)
-    raise TypeError(f"a chunk must be a ChatCompletionChunk or a dict, not {type(chunk).__name__}")
+    raise TypeError(f"a chunk must be a ChatCompletionChunk or a dict, not {kind.__name__}")
+
+
+def set_members(source: Any) -> set[str]:
+    """The members a chunk's part (dict, or the pydantic model it came from) was sent with."""
+    if type(source) is dict:
+        return set(source)
+    members = set(source.__pydantic_fields_set__)
+    shape = _SHAPES.get(type(source)) or _shape(type(source))
+    for name, alias in shape[1]:
+        if name in members:
+            members.discard(name)
+            members.add(alias)
+    if source.__pydantic_extra__:
+        members.update(source.__pydantic_extra__)
+    return members
 
 
 def _model_to_dict(model: _Model) -> dict[str, Any]:
     # Hot path of StreamState.handle_chunk (a chunk is a chunk, a choice and a delta model,
-    # twenty fields, mostly strings or None).  Copying __dict__ and converting only the
-    # fields whose type can hold a model or a container costs ~3 us a chunk; model_dump ~10.
+    # twenty fields, mostly strings or None).  Copying __dict__ and converting only the fields
+    # whose type can hold a model or a container costs ~2 us a chunk; model_dump ~3.  The
+    # parts the fold merges member by member keep their unset fields (None: ignored); the
+    # values it keeps as they are (usage, logprob entries...) get the members that were set.
     out = model.__dict__.copy()
     shape = _SHAPES.get(model.__class__)
     if shape is None:
         shape = _shape(model.__class__)
-    nested, aliases = shape
+    nested, aliases, exact = shape
+    if exact:
+        fields_set = model.__pydantic_fields_set__
+        if len(fields_set) < len(out):
+            for name in [name for name in out if name not in fields_set]:
+                del out[name]
     for name in nested:
         value = out.get(name)
         if value is not None:
@@ -64,15 +96,19 @@ def _model_to_dict(model: _Model) -> dict[str, Any]:
 
 
 _LEAF = frozenset((str, int, float, bool, type(None)))
-_SHAPES: dict[type, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {}
+_SHAPES: dict[type, tuple[tuple[str, ...], tuple[tuple[str, str], ...], bool]] = {}
+#: The parts of a chunk the fold merges member by member (it ignores their null members).
+_MERGED = (ChatCompletionChunk, chunk_types.Choice, chunk_types.ChoiceDelta, chunk_types.ChoiceDeltaToolCall,
+           chunk_types.ChoiceDeltaToolCallFunction, chunk_types.ChoiceDeltaFunctionCall, chunk_types.ChoiceLogprobs)
 
 
-def _shape(cls: type[_Model]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """A model class's fields that may hold models or containers, and its aliased fields."""
+def _shape(cls: type[_Model]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], bool]:
+    """A model class's fields that may hold models or containers, its aliased fields, and
+    whether only its fields that were set are kept."""
     fields = cls.model_fields
     nested = tuple(name for name, info in fields.items() if not _is_scalar(info.annotation))
     aliases = tuple((name, info.alias) for name, info in fields.items() if info.alias and info.alias != name)
-    _SHAPES[cls] = shape = (nested, aliases)
+    _SHAPES[cls] = shape = (nested, aliases, not issubclass(cls, _MERGED))
     return shape
 
 
@@ -93,13 +129,25 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if kind in _LEAF:
         return value
-    if kind in _SHAPES or isinstance(value, _Model):  # isinstance on pydantic's metaclass is slow
+    if kind in _SHAPES or is_model_type(kind):
         return _model_to_dict(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+_MODEL_TYPES: dict[type, bool] = {}
+
+
+def is_model_type(kind: type) -> bool:
+    """``issubclass(kind, pydantic.BaseModel)``, remembered: pydantic's metaclass makes
+    ``isinstance`` cost a microsecond, twice per chunk on the hot path."""
+    known = _MODEL_TYPES.get(kind)
+    if known is None:
+        known = _MODEL_TYPES[kind] = issubclass(kind, _Model)
+    return known
 
 
 def to_chunk(data: dict[str, Any]) -> ChatCompletionChunk:
@@ -125,7 +173,7 @@ def is_given(value: Any) -> bool:
 
 def is_rich_format(response_format: Any) -> bool:
     """True for a type to parse content into (a pydantic model, a dataclass...), not a dict."""
-    return is_given(response_format) and isinstance(response_format, type)
+    return inspect.isclass(response_format)
 
 
 def request_format(response_format: Any) -> Any:
@@ -140,91 +188,84 @@ def request_format(response_format: Any) -> Any:
 
 def parse_content(response_format: Any, content: str) -> Any:
     """Content parsed into ``response_format`` (a pydantic model or any type pydantic knows)."""
-    if isinstance(response_format, type) and issubclass(response_format, _Model):
+    if issubclass(response_format, _Model):
         return response_format.model_validate_json(content)
     return pydantic.TypeAdapter(response_format).validate_json(content)
 
 
-def partial_value(text: str) -> Any:
-    """The JSON value a prefix of a JSON document shows so far (None if nothing yet)."""
-    parser = PartialJSON()
-    try:
-        parser.feed(text)
-    except PartialJSONError:
-        return None
-    return parser.value
+def partial_json(text: str) -> Any:
+    """The JSON value a prefix of a JSON document shows so far, as openai-python computes it
+    (jiter's partial mode: unfinished strings left out).  Raises ValueError if it is not JSON."""
+    return from_json(text.encode(), partial_mode=True)
 
 
-def _find_tool(tools: list[Any], name: str) -> Any:
-    for tool in tools:
-        if isinstance(tool, Mapping) and tool.get("type") == "function":
-            function = tool.get("function")
-            if isinstance(function, Mapping) and function.get("name") == name:
-                return function
-    return None
+class Tools:
+    """The tools of a request, looked up by name as openai-python does (first function tool
+    of that name), with what openai parses their arguments into."""
+
+    def __init__(self, tools: Iterable[Any] | None) -> None:
+        self.tools: list[Any] = list(tools) if is_given(tools) else []  # type: ignore[arg-type]
+        self._by_name: dict[str, Any] = {}
+        for tool in self.tools:
+            if isinstance(tool, Mapping) and tool.get("type") == "function":
+                function = tool.get("function")
+                if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                    self._by_name.setdefault(function["name"], function)
+
+    def any_parseable(self) -> bool:
+        """True if a tool's arguments are parsed (a ``pydantic_function_tool`` or a strict tool)."""
+        return any(_model(function) is not None or function.get("strict") for function in self._by_name.values())
+
+    def is_strict(self, name: str) -> bool:
+        """openai parses a call's arguments as they stream for strict (and pydantic) tools only."""
+        function = self._by_name.get(name)
+        return bool(function is not None and function.get("strict"))
+
+    def parse(self, name: str, arguments: str) -> Any:
+        """A finished call's arguments as openai-python parses them: into the tool's pydantic
+        model, as JSON for a strict tool, None for any other tool (or an unknown name)."""
+        function = self._by_name.get(name)
+        if function is None:
+            return None
+        model = _model(function)
+        if model is not None:
+            return model.model_validate_json(arguments)
+        if not function.get("strict"):
+            return None
+        return json.loads(arguments)
 
 
-def is_parseable(function: Any) -> bool:
-    """openai-python parses the arguments of strict tools and ``pydantic_function_tool``s only."""
-    return function is not None and (_tool_model(function) is not None or function.get("strict") is True)
-
-
-def _tool_model(function: Any) -> type[_Model] | None:
+def _model(function: Any) -> type[_Model] | None:
     model = getattr(function, "model", None)  # openai.pydantic_function_tool(...)
     return model if isinstance(model, type) and issubclass(model, _Model) else None
 
 
-def tool_arguments(tools: list[Any], name: str, arguments: str) -> Any:
-    """A call's arguments parsed the way openai-python does: into the tool's pydantic model,
-    as JSON for a strict tool, None for any other tool."""
-    function = _find_tool(tools, name)
-    if not is_parseable(function):
-        return None
-    model = _tool_model(function)
-    if model is not None:
-        return model.model_validate_json(arguments)
-    return orjson.loads(arguments)
+def has_parseable_input(response_format: Any, tools: Tools) -> bool:
+    """openai-python's condition for raising on ``length`` / ``content_filter`` mid-stream."""
+    return (is_given(response_format) and not isinstance(response_format, Mapping)) or tools.any_parseable()
 
 
 # --------------------------------------------------------------------------- completions
 
+#: The fields of openai's message, tool call and function models that a message dump
+#: lists (the parse results are the drop-in's to set).
+MESSAGE_FIELDS = tuple(name for name in ParsedChatCompletionMessage.model_fields if name != "parsed")
+CALL_FIELDS = tuple(ParsedFunctionToolCall.model_fields)
+FUNCTION_FIELDS = tuple(name for name in ParsedFunction.model_fields if name != "parsed_arguments")
 
-def to_completion(
-    completion: dict[str, Any], response_format: Any, tools: list[Any], *, final: bool
-) -> ParsedChatCompletion[Any]:
-    """openai's ``ParsedChatCompletion`` for a folded completion dict.
 
-    ``final``: parse content into ``response_format`` and arguments of parseable tools
-    (skipped for a choice cut short, whose JSON is unfinished); otherwise (a snapshot)
-    parse them partially, as openai-python's snapshots do.
+def completion_model(data: dict[str, Any], *, final: bool) -> ParsedChatCompletion[Any]:
+    """openai's ``ParsedChatCompletion`` for a completion dict (its members are the fields
+    set: what ``to_dict()`` and ``to_json()`` list).
+
+    openai-python builds it with its lenient recursive ``construct`` (which itself validates
+    the optional members, usage and logprobs among them); on a completion that validates,
+    pydantic's validation gives the same model fifteen times faster, so it is tried first.
+    Anything it rejects (a provider's own finish reason, content as typed parts...) is built
+    as openai builds it.
     """
-    rich = is_rich_format(response_format)
-    choices = []
-    for choice in completion["choices"]:
-        message = dict(choice["message"])
-        # the final JSON of a choice cut short is unfinished: nothing of it is parsed
-        cut_short = final and choice.get("finish_reason") in TRUNCATED
-        content = message.get("content")
-        parsed = None
-        if rich and content and not message.get("refusal") and not cut_short:
-            parsed = parse_content(response_format, content) if final else partial_value(content)
-        message["parsed"] = parsed
-        calls = message.get("tool_calls")
-        if calls:
-            message["tool_calls"] = [_parsed_call(call, tools, final, cut_short) for call in calls]
-        choices.append({**choice, "message": message})
-    return _ParsedCompletion.model_construct(**{**completion, "choices": choices})
-
-
-def _parsed_call(call: dict[str, Any], tools: list[Any], final: bool, cut_short: bool) -> dict[str, Any]:
-    function = call.get("function") or {}
-    name = function.get("name", "")
-    arguments = function.get("arguments", "")
-    parsed = None
-    if cut_short:
-        pass
-    elif final:
-        parsed = tool_arguments(tools, name, arguments)
-    elif is_parseable(_find_tool(tools, name)):
-        parsed = partial_value(arguments)
-    return {**call, "function": {**function, "parsed_arguments": parsed}}
+    cls = _Final if final else _Snapshot
+    try:
+        return cls.model_validate(data)
+    except pydantic.ValidationError:
+        return cls.model_construct(**data)
