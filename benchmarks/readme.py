@@ -146,6 +146,15 @@ def mock_server(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def serving(results: dict[str, Any]) -> str:
+    if __package__:
+        from . import serving as section
+    else:
+        import serving as section  # type: ignore[no-redef]
+    table: str = section.readme_table(results)
+    return table
+
+
 def target_table(results: dict[str, Any]) -> str:
     return targets.markdown(targets.judge(results))
 
@@ -154,7 +163,7 @@ def target_table(results: dict[str, Any]) -> str:
 #: (``readme_blocks``) when it has any.
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "machine": machine, "decoders": decoders, "framing": framing, "scaling": scaling, "e2e": e2e,
-    "mock-server": mock_server, "targets": target_table,
+    "mock-server": mock_server, "serving": serving, "targets": target_table,
 }
 
 

@@ -9,7 +9,8 @@ Run from the repository root::
 
 The mock (``streamfold serve --ttft T --itl I``) runs in its own process on one CPU; each
 harness runs as a user runs it, a command in its own process (AIPerf: its process tree),
-pinned to the other CPU.  At each level the harness keeps that many streams in flight
+pinned to the other CPU, both sending the same prompt every time (so the mock's cost per
+request is the same for both).  At each level the harness keeps that many streams in flight
 (a Poisson arrival rate of ``streams / request duration``, capped at ``streams``; one at a
 time at level 1).  From each harness's own per-request output:
 
@@ -50,7 +51,6 @@ else:  # python benchmarks/serving.py
     import e2e  # type: ignore[no-redef]
 
 MODEL = "mock-gpt"
-INPUT_TOKENS = 32
 #: Chunks the mock sends per request besides its tokens: the role, the finish and the usage chunk.
 EXTRA_CHUNKS = 3
 OURS = "streamfold bench"
@@ -60,6 +60,9 @@ RUN_TIMEOUT_S = 900.0
 #: Words the peer's tokenizer knows (the mock's lorem words); others count as one token each.
 _VOCABULARY = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
                "dolore magna aliqua").split()
+#: The one prompt both harnesses send, every request (the same body each time: the mock encodes
+#: its answer once, as it would for either harness).
+PROMPT = " ".join(_VOCABULARY[:8] * 4)
 
 
 @dataclass(frozen=True)
@@ -175,9 +178,17 @@ class Measured:
     own: dict[str, Any]
 
 
-def _ours_command(base_url: str, mode: Mode, level: Level, result: Path) -> list[str]:
+def write_prompts(directory: Path) -> tuple[Path, Path]:
+    """``PROMPT`` as each harness reads a file of prompts: streamfold bench's JSONL, AIPerf's."""
+    ours, theirs = directory / "prompt.jsonl", directory / "prompt-aiperf.jsonl"
+    ours.write_text(json.dumps({"prompt": PROMPT}) + "\n")
+    theirs.write_text(json.dumps({"text": PROMPT}) + "\n")
+    return ours, theirs
+
+
+def _ours_command(base_url: str, mode: Mode, level: Level, result: Path, prompts: Path) -> list[str]:
     command = [sys.executable, "-m", "streamfold", "bench", "--base-url", base_url, "--model", MODEL,
-               "--num-prompts", str(level.requests), "--input-len", str(INPUT_TOKENS), "--output-len",
+               "--dataset", str(prompts), "--num-prompts", str(level.requests), "--output-len",
                str(mode.tokens), "--max-concurrency", str(level.streams), "--result-json", str(result), "--quiet"]
     if level.rate is not None:
         command += ["--request-rate", repr(level.rate)]
@@ -217,11 +228,13 @@ def write_tokenizer(directory: Path) -> Path:
     return directory
 
 
-def _peer_command(base_url: str, mode: Mode, level: Level, artifacts: Path, tokenizer: Path) -> list[str]:
+def _peer_command(base_url: str, mode: Mode, level: Level, artifacts: Path, tokenizer: Path,
+                  prompts: Path) -> list[str]:
     command = [sys.executable, "-m", "aiperf", "profile", "--model", MODEL, "--url", base_url.removesuffix("/v1"),
                "--endpoint-type", "chat", "--streaming", "--tokenizer", str(tokenizer), "--concurrency",
-               str(level.streams), "--request-count", str(level.requests), "--isl", str(INPUT_TOKENS), "--osl",
-               str(mode.tokens), "--use-server-token-count", "--ui-type", "none", "--artifact-dir", str(artifacts)]
+               str(level.streams), "--request-count", str(level.requests), "--input-file", str(prompts),
+               "--custom-dataset-type", "single_turn", "--osl", str(mode.tokens), "--use-server-token-count",
+               "--ui-type", "none", "--artifact-dir", str(artifacts)]
     if level.rate is not None:
         command += ["--request-rate", repr(level.rate), "--arrival-pattern", "poisson"]
     return command
@@ -343,6 +356,7 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
     with tempfile.TemporaryDirectory() as scratch_name, e2e._pinned(server_cpu):
         scratch = Path(scratch_name)
         tokenizer = write_tokenizer(scratch / "tokenizer") if with_peer and peer_status is None else None
+        prompts = write_prompts(scratch)
         for level in mode.levels:
             harnesses = [OURS] + ([PEER] if with_peer else [])
             for harness in harnesses:
@@ -350,7 +364,7 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
                     rows.append(_row(harness, mode, level, None, None, peer_status))
                     continue
                 with e2e._running_server(mode.tokens, mode.itl, ttft=mode.ttft, cpu=server_cpu) as server:
-                    rows.append(_measure(harness, mode, level, server, client_cpu, scratch, tokenizer))
+                    rows.append(_measure(harness, mode, level, server, client_cpu, scratch, tokenizer, prompts))
                 progress(_describe(rows[-1], time.perf_counter() - began))
     return {"quick": quick, "ttft_s": mode.ttft, "itl_s": mode.itl, "tokens": mode.tokens,
             "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
@@ -359,18 +373,19 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
 
 
 def _measure(harness: str, mode: Mode, level: Level, server: e2e.Server, cpu: int | None, scratch: Path,
-             tokenizer: Path | None) -> dict[str, Any]:
+             tokenizer: Path | None, prompts: tuple[Path, Path]) -> dict[str, Any]:
     where = scratch / f"{harness.split()[0]}-{level.streams}"
     try:
         if harness == OURS:
             result = where.with_suffix(".json")
-            sampler = _run_harness(_ours_command(server.base_url, mode, level, result), cpu, server)
+            sampler = _run_harness(_ours_command(server.base_url, mode, level, result, prompts[0]), cpu, server)
             measured = _ours_result(result)
         else:
             assert tokenizer is not None
             env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_HUB_OFFLINE",
                                                                                           "TRANSFORMERS_OFFLINE"))}
-            sampler = _run_harness(_peer_command(server.base_url, mode, level, where, tokenizer), cpu, server, env)
+            sampler = _run_harness(_peer_command(server.base_url, mode, level, where, tokenizer, prompts[1]), cpu,
+                                   server, env)
             measured = _peer_result(where, sampler.wall_offset)
     except (RuntimeError, OSError, ValueError, KeyError) as exc:
         return _row(harness, mode, level, None, None, f"failed: {type(exc).__name__}: {exc}"[:600])
@@ -431,6 +446,32 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {_fmt(row['itl_abs_error_ms']['p99'])} | {_fmt(row['client_us_per_chunk'], 1)}{own} "
                      f"| {_fmt(row['client_busy'] * 100 if row['client_busy'] is not None else None, 0)}%{failed} "
                      f"| {_fmt(row['server_us_per_chunk'], 1)} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_table(results: dict[str, Any]) -> str:
+    """The README's block (``<!-- figures: serving -->``), from a run's ``serving`` section."""
+    section = results["serving"]
+    floor = section["timer_floor_us"]
+    load = section.get("load_average")
+    lines = [f"Mock TTFT {section['ttft_s'] * 1000:g} ms and ITL {section['itl_s'] * 1000:g} ms, "
+             f"{section['tokens']} tokens a request; load average {load[0]:.2f} when it began; the "
+             f"machine's own floor (a timerfd waking a sleeping process) "
+             f"{_fmt(floor['client_cpu'].get('p50'), 0)} µs at p50 and "
+             f"{_fmt(floor['client_cpu'].get('p99'), 0)} µs at p99 on the harness's CPU.", "",
+             "| harness | streams in flight | TTFT error p50 / p99 | ITL error p50 / p99 (absolute) "
+             "| client CPU per chunk (busy) | mock CPU per chunk |", "|---|--:|--:|--:|--:|--:|"]
+    for row in section["rows"]:
+        if row["status"] != "ok":
+            lines.append(f"| {row['harness']} | {row['streams']:,} | {row['status']} | | | |")
+            continue
+        busy = row["client_busy"] * 100 if row["client_busy"] is not None else None
+        failed = f"; {row['failed']:,} of {row['requests']:,} failed" if row["failed"] else ""
+        lines.append(f"| {row['harness']} | {row['streams']:,} "
+                     f"| {_fmt(row['ttft_error_ms']['p50'])} / {_fmt(row['ttft_error_ms']['p99'])} ms "
+                     f"| {_fmt(row['itl_abs_error_ms']['p50'])} / {_fmt(row['itl_abs_error_ms']['p99'])} ms "
+                     f"| {_fmt(row['client_us_per_chunk'], 1)} µs ({_fmt(busy, 0)}%{failed}) "
+                     f"| {_fmt(row['server_us_per_chunk'], 1)} µs |")
     return "\n".join(lines) + "\n"
 
 
