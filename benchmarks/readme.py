@@ -151,7 +151,7 @@ def serving(results: dict[str, Any]) -> str:
         from . import serving as section
     else:
         import serving as section  # type: ignore[no-redef]
-    table: str = section.readme_table(results)
+    table: str = section.markdown(results["serving"])
     return table
 
 

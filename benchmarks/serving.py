@@ -449,32 +449,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_table(results: dict[str, Any]) -> str:
-    """The README's block (``<!-- figures: serving -->``), from a run's ``serving`` section."""
-    section = results["serving"]
-    floor = section["timer_floor_us"]
-    load = section.get("load_average")
-    lines = [f"Mock TTFT {section['ttft_s'] * 1000:g} ms and ITL {section['itl_s'] * 1000:g} ms, "
-             f"{section['tokens']} tokens a request; load average {load[0]:.2f} when it began; the "
-             f"machine's own floor (a timerfd waking a sleeping process) "
-             f"{_fmt(floor['client_cpu'].get('p50'), 0)} µs at p50 and "
-             f"{_fmt(floor['client_cpu'].get('p99'), 0)} µs at p99 on the harness's CPU.", "",
-             "| harness | streams in flight | TTFT error p50 / p99 | ITL error p50 / p99 (absolute) "
-             "| client CPU per chunk (busy) | mock CPU per chunk |", "|---|--:|--:|--:|--:|--:|"]
-    for row in section["rows"]:
-        if row["status"] != "ok":
-            lines.append(f"| {row['harness']} | {row['streams']:,} | {row['status']} | | | |")
-            continue
-        busy = row["client_busy"] * 100 if row["client_busy"] is not None else None
-        failed = f"; {row['failed']:,} of {row['requests']:,} failed" if row["failed"] else ""
-        lines.append(f"| {row['harness']} | {row['streams']:,} "
-                     f"| {_fmt(row['ttft_error_ms']['p50'])} / {_fmt(row['ttft_error_ms']['p99'])} ms "
-                     f"| {_fmt(row['itl_abs_error_ms']['p50'])} / {_fmt(row['itl_abs_error_ms']['p99'])} ms "
-                     f"| {_fmt(row['client_us_per_chunk'], 1)} µs ({_fmt(busy, 0)}%{failed}) "
-                     f"| {_fmt(row['server_us_per_chunk'], 1)} µs |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="short runs, streamfold bench alone (seconds)")

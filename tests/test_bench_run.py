@@ -127,13 +127,14 @@ def test_the_command_line_fails_in_one_line() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--request-rate", "0"], "--request-rate: must be a number of requests per second > 0"),
+    (["--request-rate", "0"], "--request-rate: must be a number > 0, or inf"),
     (["--goodput", "ttfb:5"], "each SLO is NAME:MS"),
     (["--ramp", "5"], "the form is START:END"),
     (["--ramp", "1:5", "--request-rate", "3"], "give --request-rate or --ramp, not both"),
     (["--percentiles", "0,50"], "--percentiles: must be numbers above 0"),
     (["--dataset", "no-such-file.jsonl"], "--dataset: no-such-file.jsonl: no such file"),
     (["--body", "[1]"], "--body must be a JSON object"),
+    (["--result-json", "/no/such/dir/r.json"], "--result-json: cannot write /no/such/dir/r.json"),
 ])
 def test_bad_arguments_are_usage_errors(args: list[str], message: str) -> None:
     proc = run("bench", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", *args)

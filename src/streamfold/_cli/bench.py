@@ -22,24 +22,14 @@ from .common import FAILED, OK, UsageError, error, non_negative_int, positive_in
 DEFAULT_TIMEOUT = 600.0
 
 
-def rate(text: str) -> float:
-    """``--request-rate``: requests per second > 0, or ``inf``."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of requests per second > 0, or inf, got {text!r}")
-    return value
-
-
 def positive_number(text: str) -> float:
+    """``--request-rate`` and ``--burstiness``: a number > 0, or ``inf``."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a number > 0, or inf, got {text!r}")
     return value
 
 
@@ -124,10 +114,11 @@ def add_parser(commands: Any) -> None:
                       "tokens of each chunk (default: ask, and do without when the server refuses)")
     data.add_argument("--seed", type=int, default=0, help="seed of the random prompts and arrivals (default 0)")
     load = bench.add_argument_group("load")
-    load.add_argument("--request-rate", type=rate, default=math.inf, metavar="R|inf",
+    load.add_argument("--request-rate", type=positive_number, default=math.inf, metavar="R|inf",
                       help="requests per second (default inf: all at once)")
     load.add_argument("--burstiness", type=positive_number, default=1.0, metavar="B",
-                      help="shape of the gamma-distributed gaps: 1 a Poisson process (default), below 1 burstier")
+                      help="shape of the gamma-distributed gaps: 1 a Poisson process (default), below 1 burstier, "
+                      "inf evenly spaced")
     load.add_argument("--ramp", type=ramp, metavar="START:END[:exponential]",
                       help="a request rate going from START to END requests per second over the run")
     load.add_argument("--max-concurrency", type=positive_int, metavar="N",
@@ -179,6 +170,13 @@ def run(args: argparse.Namespace) -> int:
     from .. import bench
 
     config = config_from(args)
+    for option, path in (("--result-json", args.result_json), ("--plot", args.plot)):
+        if path:  # a place the results cannot be written to is found now, not after the run
+            try:
+                with open(path, "ab"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
     if args.plot:
         try:
             import matplotlib  # noqa: F401
