@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 from typing import Any
 
@@ -46,7 +47,7 @@ def test_the_timer_never_fires_before_its_deadline() -> None:
 
     lateness, precise = asyncio.run(scenario())
     assert min(lateness[:2]) >= 0
-    assert precise  # Linux: a timerfd
+    assert precise == sys.platform.startswith("linux")  # a timerfd on Linux
 
 
 async def _next_fire(fired: list[float], count: int) -> None:
