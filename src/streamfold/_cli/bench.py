@@ -144,6 +144,9 @@ def config_from(args: argparse.Namespace) -> Any:
     if not url:
         raise UsageError("--base-url is needed (or OPENAI_BASE_URL): the server to benchmark")
     extra = _body(args.body) if args.body else {}
+    if extra.get("stream") is False or "messages" in extra:
+        raise UsageError("--body: the benchmark streams and sends the dataset's messages; leave out "
+                         "\"stream\" and \"messages\"")
     if args.ignore_eos:
         extra["ignore_eos"] = True
     options: dict[str, Any] = {}
