@@ -370,16 +370,34 @@ class AsyncChatStream(_StreamBase):
         if self.response is not None:
             await self.response.aclose()
 
-    async def __aiter__(self) -> AsyncIterator[ChatEvent]:
+    def __aiter__(self) -> AsyncIterator[ChatEvent]:
+        return self._pump(False)
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, unchanged (to relay them): each piece is given,
+        then folded, so ``partial``, ``result()`` and ``stats`` hold as when iterating
+        events; a bad piece is passed on, and its error raised at the next read."""
+        self._quiet = True
+        return self._pump(True)
+
+    async def _pump(self, raw: bool) -> AsyncIterator[Any]:
+        """Read the body into the accumulator; yield its events, or (``raw``) the bytes read."""
         if not self._check_usable():
             return
         await self._open()
         transport_error = self._call.library.TransportError
         done = False
         try:
-            for event in self._take_first():
+            if raw and self._first:
+                yield self._first
+            events = self._take_first()
+            for event in () if raw else events:
                 yield event
             async for piece in self._pieces:
+                if raw:
+                    yield piece
+                    self._feed(piece)
+                    continue
                 for event in self._feed(piece):
                     yield event
             done = True

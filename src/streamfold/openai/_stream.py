@@ -204,7 +204,16 @@ class AsyncChatStream(_BaseStream):
         if manager:
             await manager.__aexit__(None, None, None)
 
-    async def __aiter__(self) -> AsyncIterator[core.ChatEvent]:
+    def __aiter__(self) -> AsyncIterator[core.ChatEvent]:
+        return self._pump(False)
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, unchanged (to relay them): each piece is given,
+        then folded into ``state``, so ``get_final_completion()`` holds after the loop."""
+        return self._pump(True)
+
+    async def _pump(self, raw: bool) -> AsyncIterator[Any]:
+        """Read the body into the state; yield its events, or (``raw``) the bytes read."""
         if self._finished:
             return
         self._check_open()
@@ -212,6 +221,10 @@ class AsyncChatStream(_BaseStream):
         done = False
         try:
             async for piece in self._response.iter_bytes():
+                if raw:
+                    yield piece
+                    self._state.feed(piece)
+                    continue
                 for event in self._state.feed(piece):
                     yield event
             done = True
