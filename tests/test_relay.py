@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
@@ -262,6 +264,21 @@ def test_text_mode_coalesces_deltas(server: MockServer, results: Results, core: 
     assert len(texts) == 5 and "".join(texts) == content_of(completion)
     expected = [e.delta for e in core.iter_events([results.upstream(test_id)]) if e.type == "content.delta"]
     assert len(expected) == 23 and texts[0] == "".join(expected[:5]) and texts[-1] == "".join(expected[20:])
+
+
+def test_a_coalesced_batch_goes_out_on_time_while_the_upstream_is_idle(server: MockServer, results: Results) -> None:
+    # 4 chunks (a role, then 3 words) and nothing more: only the batch's timer can send them
+    test_id = f"t{next(_IDS)}"
+    body = {"id": test_id, "source": "client", "mode": "text", "mock": {"stall_after": 4}, "coalesce": [100, 0.05],
+            "keepalive": None}
+    received = b""
+    with httpx.stream("POST", url(server), json=body, timeout=30) as response:
+        for piece in response.iter_raw():
+            received += piece
+            if "".join(event["content"] for event in events_of(received)) == "alpha beta gamma":
+                break
+    assert len(events_of(received)) < 3  # coalesced
+    assert isinstance(results.outcome(test_id)[1], ClientDisconnected)
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -518,3 +535,48 @@ def test_a_stream_gives_its_bytes_and_still_folds(server: MockServer, core: Simp
     body, error = asyncio.run(run({"error_after": 3}))
     assert b"mock error after 3 chunks" in body  # the bad piece was given before its error was raised
     assert isinstance(error, streamfold.StreamAPIError) and content_of(error.partial) == "alpha beta"
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "relay_fastapi.py"
+
+
+def test_the_fastapi_example_streams_and_saves_every_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """examples/relay_fastapi.py (the README's example), its route served by uvicorn, its
+    upstream a mock whose first answer stalls after 3 chunks: that one is left half way,
+    the next read whole, and both are saved."""
+    pytest.importorskip("fastapi")
+    with MockServer(MockConfig(output_tokens=24, text=WORDS, stall_after=3, fault_times=1)) as upstream:
+        monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
+        monkeypatch.setenv("ANSWERS_DB", str(tmp_path / "answers.db"))
+        monkeypatch.setenv("MODEL", "mock-model")
+        spec = importlib.util.spec_from_file_location("relay_fastapi", EXAMPLE)
+        assert spec is not None and spec.loader is not None
+        example = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(example)
+
+        def rows() -> list[tuple[Any, ...]]:
+            return list(example.database.execute("SELECT * FROM answers"))
+
+        with MockServer(wrap=lambda _: example.app) as app:
+            chat = f"http://127.0.0.1:{app.port}/chat"
+            with httpx.stream("POST", chat, json={"question": "And a lake?"}, timeout=30) as stream:
+                next(stream.iter_raw())
+            wait_until(lambda: len(rows()) == 1)
+            response = httpx.post(chat, json={"question": "What is a river?"}, timeout=30)
+            texts = [event["content"] for event in events_of(response.content)[:-1]]
+            wait_until(lambda: len(rows()) == 2)
+        assert upstream.app.stats.last_body["model"] == "mock-model"
+    example.database.close()
+    question, partial, finish, error = _saved(tmp_path)[0]
+    assert (question, partial, finish) == ("And a lake?", "alpha beta", None)
+    assert error.startswith("ClientDisconnected(")
+    answer = "alpha beta gamma " * 7 + "alpha beta gamma"
+    assert "".join(texts) == answer and 1 < len(texts) < 24  # coalesced, not one event per token
+    assert _saved(tmp_path)[1] == ("What is a river?", answer, "stop", None)
+
+
+def _saved(tmp_path: Path) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(tmp_path / "answers.db")) as database:
+        return list(database.execute("SELECT * FROM answers"))

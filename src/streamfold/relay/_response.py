@@ -116,6 +116,8 @@ class _Relay:
         self._last_write = self._loop.time()
         self._completion: dict[str, Any] | None = None
         self._text_out = 0  # text mode: characters of the answer sent or waiting in the coalescer
+        #: set by the pump when a coalesced batch begins: the watcher's timer must be set sooner
+        self._new_deadline: asyncio.Future[None] = self._loop.create_future()
 
     # -- the request's task: watching ---------------------------------------------------------
 
@@ -137,14 +139,18 @@ class _Relay:
     async def _watch(self, pump: asyncio.Future[None], gone: asyncio.Future[None]) -> BaseException | None:
         """Wait for the pump to end (its error, or None), or the browser to leave."""
         while True:
-            await asyncio.wait((pump, gone), timeout=self._next_timer(), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((pump, gone, self._new_deadline), timeout=self._next_timer(),
+                               return_when=asyncio.FIRST_COMPLETED)
             if pump.done():
                 return pump.exception()
+            if self._new_deadline.done():
+                self._new_deadline = self._loop.create_future()
+                continue
             if not gone.done():
                 try:
                     await self._on_timer()
                     continue
-                except ClientDisconnected:
+                except ClientDisconnected:  # the timer's write found the browser gone
                     pass
             await _stop(pump)  # closes the upstream, at once
             return ClientDisconnected(f"the client went away after {self._acc.chunks} chunks")
@@ -203,6 +209,8 @@ class _Relay:
                 text = delta if coalescer is None else coalescer.add(delta)
                 if text:
                     parts.append(data_event({"content": text}))
+                elif coalescer is not None and coalescer.pending == 1 and not self._new_deadline.done():
+                    self._new_deadline.set_result(None)
         return b"".join(parts)
 
     def _ending(self, completion: dict[str, Any]) -> bytes:
@@ -252,7 +260,8 @@ class _Relay:
         """The answer's text folded but not sent: the fold drops the events of a read that
         fails, not what that read held before the failure."""
         partial = self._partial()
-        content = partial["choices"][0]["message"].get("content") if partial and partial["choices"] else None
+        first = next((choice for choice in partial["choices"] if choice["index"] == 0), None) if partial else None
+        content = first["message"].get("content") if first else None
         if isinstance(content, str) and len(content) > self._text_out:
             return data_event({"content": content[self._text_out:]})
         return b""
