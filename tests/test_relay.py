@@ -15,7 +15,6 @@ import contextlib
 import importlib.util
 import itertools
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace, TracebackType
@@ -35,6 +34,7 @@ from starlette.routing import Mount, Route  # noqa: E402
 from starlette.types import ASGIApp  # noqa: E402
 
 import streamfold  # noqa: E402
+from relayed import wait_until  # noqa: E402
 from streamfold.client import _stream  # noqa: E402
 from streamfold.mock import MockConfig, MockServer  # noqa: E402
 from streamfold.relay import ClientDisconnected, Coalescer, relay  # noqa: E402
@@ -348,13 +348,6 @@ def test_keepalive_comments_on_idle_between_events(server: MockServer, results: 
     assert isinstance(results.outcome(test_id)[1], ClientDisconnected)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.002)
-
-
 @pytest.mark.parametrize("mode", ["passthrough", "text", "events"])
 def test_an_error_before_the_body_is_an_error_status(server: MockServer, results: Results, mode: str) -> None:
     test_id, response = ask(server, "client", mode, mock={"status": 500})
@@ -580,3 +573,12 @@ def _saved(tmp_path: Path) -> list[tuple[Any, ...]]:
 
     with contextlib.closing(sqlite3.connect(tmp_path / "answers.db")) as database:
         return list(database.execute("SELECT * FROM answers"))
+
+
+def test_the_readme_shows_the_example() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Serving a web page"):]
+    block = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+    assert block.count("\n") > 10 and block in EXAMPLE.read_text()
+    commands = section[section.index("```sh\n") + len("```sh\n"):section.index("```\n", section.index("```sh"))]
+    assert all(line in EXAMPLE.read_text() for line in commands.splitlines())  # the docstring has them

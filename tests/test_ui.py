@@ -4,7 +4,6 @@ its files, its relay route, the command line.  The page itself runs in test_ui_b
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,27 +16,12 @@ pytest.importorskip("uvicorn")
 
 import streamfold  # noqa: E402
 from cli import one_error, run, serving  # noqa: E402
+from relayed import Answers  # noqa: E402
 from streamfold.mock import MockConfig, MockServer  # noqa: E402
 from streamfold.relay import ClientDisconnected  # noqa: E402
 from streamfold.ui import CHAT_PATH, FILES, chat_page  # noqa: E402
 
 QUESTION = {"messages": [{"role": "user", "content": "What is a river?"}]}
-
-
-class Answers:
-    """The relay's on_complete calls, as the server thread makes them."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, Any]] = []
-        self.arrived = threading.Semaphore(0)
-
-    def __call__(self, completion: Any, error: Any) -> None:
-        self.calls.append((completion, error))
-        self.arrived.release()
-
-    def next(self) -> tuple[Any, Any]:
-        assert self.arrived.acquire(timeout=20), "on_complete was not called"
-        return self.calls[-1]
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ skipped, saying so.  The page talks to the real relay and the real mock, over lo
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 import streamfold  # noqa: E402
+from relayed import Answers, wait_until  # noqa: E402
 from streamfold.mock import MockConfig, MockServer  # noqa: E402
 from streamfold.relay import ClientDisconnected  # noqa: E402
 from streamfold.ui import chat_page  # noqa: E402
@@ -32,22 +31,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 QUESTION = "What is a river?"
 ANSWER = ".message.assistant .answer"
 STATE = "document.querySelector('#status').dataset.state"
-
-
-class Answers:
-    """The relay's on_complete calls, made in the server's thread."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, Any]] = []
-        self._arrived = threading.Semaphore(0)
-
-    def __call__(self, completion: Any, error: Any) -> None:
-        self.calls.append((completion, error))
-        self._arrived.release()
-
-    def next(self) -> tuple[Any, Any]:
-        assert self._arrived.acquire(timeout=30), "on_complete was not called"
-        return self.calls[-1]
 
 
 @pytest.fixture(scope="module")
@@ -166,10 +149,3 @@ def test_the_reader_keeps_what_a_read_cuts(page: Any) -> None:
     assert len(expected) > 20 and expected[-1]["data"] == "after"
     for events in results:
         assert events == expected
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.002)

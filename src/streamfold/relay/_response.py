@@ -47,11 +47,35 @@ logger = logging.getLogger("streamfold.relay")
 
 
 class RelayResponse(Response):
-    """An upstream chat stream, forwarded as ``text/event-stream`` while it is folded.
+    """A response that forwards ``source`` to the browser as it arrives, folding it
+    (``relay(...)`` is this class).  A Starlette response, which a FastAPI or Starlette route
+    returns, and an ASGI app (``await response(scope, receive, send)``); it is sent once.
 
-    Made by ``streamfold.relay.relay(...)`` (see there).  A Starlette response, so a
-    FastAPI or Starlette route can return it, and a plain ASGI callable: ``await
-    response(scope, receive, send)``.  It can be sent once.
+    ``source``: ``AsyncClient.stream_chat(...)`` or ``streamfold.openai.astream_chat(...)``
+    not yet entered (the relay sends its request as the response is being sent, and closes
+    it), an httpx response opened with ``stream=True``, or any async iterable of bytes.
+
+    ``mode``: ``"passthrough"`` sends the upstream bytes unchanged; ``"text"`` sends
+    ``data: {"content": "..."}`` for each piece of the answer's text (the first choice's),
+    then ``data: [DONE]``; ``"events"`` sends each streamfold event as JSON (``{"type":
+    "content.delta", "choice_index": 0, "delta": "..."}``, every type but ``chunk``), then
+    ``{"type": "completion", "completion": {...}, "chunks": N}`` and ``data: [DONE]``.
+    ``coalesce`` (text mode): a ``Coalescer`` joining deltas into fewer events.
+
+    The response is ``text/event-stream`` with ``cache-control: no-cache``, started at the
+    first bytes to send, with a ``: keep-alive`` comment after ``keepalive`` seconds
+    without a write (between events only; None: never).  A failure before any chunk came
+    is answered with status 502 (504 for a timeout) and ``{"error": {"message",
+    "type"}}``; after that, with that object as a last event (text: ``{"error": ...}``;
+    events: ``{"type": "error", "error": ..., "partial": ...}``; passthrough: as text
+    mode, unless the upstream sent its own error or was cut inside an event), and no
+    ``[DONE]``.
+
+    ``on_complete(completion, error)``, a function or a coroutine function, is called
+    once after the last write: with the folded completion and None, or with the partial
+    completion (None if no chunk came) and the error: the stream's (a ``StreamError``,
+    ``.partial`` set), the upstream's (``streamfold.APIError``), or ``ClientDisconnected``
+    when the browser went away.  ``background`` runs after it (FastAPI sets its own).
     """
 
     media_type = "text/event-stream"
