@@ -8,7 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
-DISTRIBUTIONS = ("streamfold", "orjson", "cython", "openai", "pydantic", "httpx", "httpx2", "httpx-sse", "uvicorn")
+DISTRIBUTIONS = ("streamfold", "orjson", "cython", "openai", "pydantic", "httpx", "httpx2", "httpx-sse", "aiohttp",
+                 "uvicorn", "httptools", "uvloop")
 
 
 def machine() -> dict[str, Any]:

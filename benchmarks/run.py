@@ -1,8 +1,12 @@
 """The benchmark harness: ``python -m benchmarks`` (or ``python benchmarks/run.py``).
 
-Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``scaling``
-(1,000 to 1,000,000 chunks, peak memory) and ``e2e`` (whole requests against the mock
-server over loopback, 1 / 64 / 256 concurrent streams).  A full run writes
+Sections: ``decoders`` (every contender on five corpora, two ways of reading), ``framing``
+(SSE decoding alone against httpx-sse), ``scaling`` (1,000 to 1,000,000 chunks, peak
+memory) and ``e2e`` (whole requests against the mock server over loopback, server and
+clients pinned to separate CPUs: 256 and 1,024 streams in flight with no delay between
+chunks, 1,024 at 20 ms; and the mock server's CPU per chunk before and after it was made
+cheap).  The speed targets (``targets.py``) are judged on the run's ratios and printed
+last.  A full run writes
 ``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
 the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
 (default ``benchmarks/results``).  ``--quick`` runs tiny sizes in seconds and writes nothing
@@ -20,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from . import decoders, report, scaling
+    from . import corpora, decoders, framing, report, scaling, targets
 else:  # python benchmarks/run.py
+    import corpora  # type: ignore[no-redef]
     import decoders  # type: ignore[no-redef]
+    import framing  # type: ignore[no-redef]
     import report  # type: ignore[no-redef]
     import scaling  # type: ignore[no-redef]
+    import targets  # type: ignore[no-redef]
 
 
 def _e2e() -> Any:
@@ -35,7 +42,7 @@ def _e2e() -> Any:
         import e2e  # type: ignore[no-redef]
     return e2e
 
-SECTIONS = ("decoders", "scaling", "e2e")
+SECTIONS = ("decoders", "framing", "scaling", "e2e")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -47,6 +54,8 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         progress(f"[{name}] ...")
         if name == "decoders":
             results[name] = decoders.run(decoders.QUICK if quick else decoders.FULL, progress)
+        elif name == "framing":
+            results[name] = framing.run(corpora.QUICK if quick else corpora.FULL, 3 if quick else 7, progress)
         elif name == "scaling":
             results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
                              else scaling.run(progress=progress))
@@ -55,6 +64,7 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         results["seconds"][name] = round(time.perf_counter() - started, 1)
         progress(f"[{name}] done in {results['seconds'][name]:.0f} s")
     results["headline"] = headline(results)
+    results["targets"] = targets.judge(results)
     return results
 
 
@@ -79,17 +89,19 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def e2e_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
-    """Client CPU per chunk of each contender over the streamfold client's, at each level."""
+    """Client CPU per chunk of each contender over the streamfold client's, at each setting
+    and level, and the mock server's CPU per chunk before and after."""
     found: dict[str, float | None] = {}
     if not section:
         return found
-    rows = [r for r in section["rows"] if r["status"] == "ok"]
-    for level in sorted({r["concurrency"] for r in rows}):
-        ours = next((r for r in rows if r["concurrency"] == level and r["contender"] == "streamfold AsyncClient"), None)
-        for row in rows:
-            if row["concurrency"] == level and ours is not None and row is not ours:
-                key = f"e2e_cpu_x_{row['contender']}_at_{level}".replace(" ", "_")
-                found[key] = row["client_cpu_s_per_1000_chunks"] / ours["client_cpu_s_per_1000_chunks"]
+    for (setting, level), cell in _e2e().ratios(section).items():
+        for contender, ratio in cell.items():
+            if contender != _e2e().BASELINE:
+                found[f"e2e_cpu_x_{contender}_{setting}_at_{level}".replace(" ", "_")] = ratio
+    server = {(row["contender"].split(":")[0], row["setting"]): row["server_us_per_chunk"]
+              for row in section.get("server_rows", []) if row["status"] == "ok"}
+    for (version, setting), us in server.items():
+        found[f"e2e_server_us_per_chunk_{version}_{setting}".replace(" ", "_")] = us
     return found
 
 
@@ -99,10 +111,13 @@ def markdown(results: dict[str, Any]) -> str:
              + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + "\n"]
     if "decoders" in results:
         lines += ["### Decoders\n", report.decoders_markdown(results["decoders"])]
+    if "framing" in results:
+        lines += ["### Framing alone (SSE decoding, no JSON)\n", framing.markdown(results["framing"])]
     if "scaling" in results:
         lines += ["### Scaling\n", report.scaling_markdown(results["scaling"])]
     if "e2e" in results:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
+    lines += ["### Targets\n", targets.markdown(results["targets"])]
     return "\n".join(lines)
 
 

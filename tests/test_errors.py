@@ -481,3 +481,42 @@ def test_max_event_bytes_validation(impl: SimpleNamespace, limit: Any, error: ty
 def test_max_event_bytes_valid_values(impl: SimpleNamespace, limit: int | None) -> None:
     impl.ChatAccumulator(max_event_bytes=limit)
     impl.SSEDecoder(max_event_bytes=limit)
+
+
+# ---------------------------------------------------------------------------
+# One root for every error
+
+
+def test_client_and_core_errors_share_one_root() -> None:
+    import streamfold
+    from streamfold import APIConnectionError, APIStatusError, APITimeoutError, StreamfoldError
+
+    for cls in (StreamError, StreamDecodeError, StreamAPIError, IncompleteStreamError, EventTooLargeError,
+                streamfold.TruncatedCompletionError, streamfold.APIError, APIConnectionError, APITimeoutError,
+                APIStatusError):
+        assert issubclass(cls, StreamfoldError), cls
+    status = APIStatusError(429, {"Retry-After": "1"}, b'{"error": {"message": "slow down"}}', method="POST", url="u")
+    assert status.partial is None and status.message == "slow down"
+    copy = pickle.loads(pickle.dumps(status))
+    assert isinstance(copy, StreamfoldError) and (copy.status_code, copy.message, copy.partial) == (429, "slow down", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ({"error": {"message": "quota"}}, None, "quota"),
+        ({"error": "overloaded"}, None, "overloaded"),
+        ({"error": {"code": 1}, "message": "outer"}, None, "outer"),
+        ({"message": 7}, None, "7"),
+        ({"error": {"code": 1}}, None, None),
+        ("plain text", "plain text", "plain text"),
+        ({"error": {"message": "inner"}, "message": "outer"}, {"message": "picked"}, "picked"),
+        ({"error": {"message": "x" * 300}}, None, "x" * 200 + "..."),
+        ([1, 2], None, None),
+    ],
+)
+def test_message_of_an_error_body(body: Any, error: Any, message: str | None) -> None:
+    """One helper pulls the server's message out of an error body, for the client and the core."""
+    from streamfold._errors import message_of
+
+    assert message_of(body, error) == message

@@ -709,3 +709,40 @@ def test_str_subclass_text_gives_delta_events(impl: SimpleNamespace) -> None:
     ]
     assert subclassed.acc.result() == plain.acc.result()
     assert subclassed.key() == plain.key()
+
+
+# ---------------------------------------------------------------------------
+# feed_text: the text of the content.delta events, and nothing else built
+
+
+def run_text(impl: SimpleNamespace, parts: Iterable[bytes]) -> tuple[list[str], Any, Any]:
+    acc = impl.ChatAccumulator()
+    texts: list[str] = []
+    error = None
+    try:
+        for part in parts:
+            got = acc.feed_text(part)
+            assert type(got) is list and all(type(text) is str or isinstance(text, str) for text in got)
+            texts += got
+    except StreamError as exc:
+        error = describe_error(exc)
+    return texts, error, acc.snapshot() if error is None else None
+
+
+@given(stream=chat_streams(), data=st.data())
+def test_feed_text_is_the_text_of_the_content_deltas(impl: SimpleNamespace, stream: ChatStream, data: st.DataObject) -> None:
+    raw = data.draw(sse_bytes(stream.chunks))
+    cuts = data.draw(pieces(raw))
+    fed = run_feed(impl, cuts)
+    texts, error, snapshot = run_text(impl, data.draw(pieces(raw)))
+    assert error == fed.error
+    assert texts == [event["delta"] for event in fed.events if event["type"] == "content.delta"]
+    if error is None:
+        assert snapshot == fed.acc.snapshot()
+
+
+@given(raw=corrupted_streams(), data=st.data())
+def test_feed_text_agrees_between_c_and_py(both: tuple[SimpleNamespace, SimpleNamespace], raw: bytes, data: st.DataObject) -> None:
+    c, py = both
+    cuts = data.draw(pieces(raw))
+    assert canonical(run_text(c, cuts)) == canonical(run_text(py, cuts))

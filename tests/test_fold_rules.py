@@ -1100,3 +1100,17 @@ def test_5000_pieces_split_anywhere(impl: SimpleNamespace) -> None:
     texts = [f"<{i}>" for i in range(5000)]
     data = sse(chunk("", role="assistant"), *(chunk(t) for t in texts), chunk(finish="stop"))
     assert impl.fold(pieces(data, 4093))["choices"][0]["message"]["content"] == "".join(texts)
+
+
+def test_feed_text_gives_content_text_only(impl: SimpleNamespace) -> None:
+    data = sse(
+        chunk("", role="assistant", delta={"reasoning_content": "think"}),
+        chunk("Hel", delta={"refusal": None}),
+        chunk(index=1, delta={"content": [thinking("hidden"), text_part("B1")]}),
+        chunk("lo", tool_calls=[{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}]),
+        chunk(index=1, delta={"content": "B2"}, finish="stop"),
+        chunk(finish="tool_calls"),
+    )
+    acc = impl.ChatAccumulator()
+    assert [text for piece in pieces(data, 9) for text in acc.feed_text(piece)] == ["Hel", "B1", "lo", "B2"]
+    assert acc.result() == impl.fold(data)

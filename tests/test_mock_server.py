@@ -202,7 +202,8 @@ def test_keepalive_comments_and_delays(server: MockServer) -> None:
 
 
 def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
-    """The body writes the app makes for one request (the ASGI interface, no network)."""
+    """The body writes the app makes for one request (the ASGI interface, no network), with
+    the ``created`` time left out (two requests can fall in different seconds)."""
     sent: list[dict[str, Any]] = []
     incoming = [{"type": "http.request", "body": orjson.dumps(body), "more_body": False}]
 
@@ -217,19 +218,87 @@ def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
 
     scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": []}
     asyncio.run(MockApp(config)(scope, receive, send))  # type: ignore[arg-type]
-    return [message["body"] for message in sent if message["type"] == "http.response.body" and message["body"]]
+    return [re.sub(rb'"created":\d+,', b"", message["body"])
+            for message in sent if message["type"] == "http.response.body" and message["body"]]
 
 
 def test_write_patterns() -> None:
     body = {"stream": True, "messages": MESSAGES}
-    one = asgi_writes(MockConfig(output_tokens=8, text="né"), body)
+    one = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=1), body)
     assert len(one) == 11  # role, 8 tokens, finish, [DONE]
     grouped = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=4), body)
     assert len(grouped) == 3 and b"".join(grouped) == b"".join(one)
-    split = asgi_writes(MockConfig(output_tokens=8, text="né", split_writes=True), body)
+    split = asgi_writes(MockConfig(output_tokens=8, text="né", events_per_write=1, split_writes=True), body)
     assert len(split) == 2 * len(one) and b"".join(split) == b"".join(one)
     cut_inside_a_character = [part for part in split if not _is_utf8(part)]
     assert len(cut_inside_a_character) >= 16  # every token write "né" is cut inside the é
+
+
+def test_several_events_per_write_by_default_only_without_delay() -> None:
+    body = {"stream": True, "messages": MESSAGES}
+    burst = asgi_writes(MockConfig(output_tokens=40), body)  # 42 chunks + [DONE], 16 events a write
+    assert [write.count(b"data: ") for write in burst] == [16, 16, 11]
+    paced = asgi_writes(MockConfig(output_tokens=40, itl=0.0001), body)  # as real servers: one a write
+    assert [write.count(b"data: ") for write in paced] == [1] * 43
+    assert b"".join(burst) == b"".join(paced)
+    # the prebuilt writes and the paced path cut the same bytes the same way
+    prebuilt = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter"), body)
+    stepped = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter",
+                                     keepalive_every=1000), body)
+    assert prebuilt == stepped and prebuilt[0].startswith(b": OPENROUTER PROCESSING\n\n")
+    for timing in ({"itl": 0.0001, "ttft": 0.001, "jitter": 0.5}, {"itl": 0.0001, "events_per_write": 3}):
+        settings = {"output_tokens": 12, "provider": "openrouter", **timing}
+        planned = asgi_writes(MockConfig(**settings), body)
+        assert planned == asgi_writes(MockConfig(**settings, keepalive_every=1000), body)
+        counts = [write.count(b"data: ") for write in planned]
+        if "events_per_write" not in timing:  # one event a write at itl > 0, as real servers
+            assert counts == [0] * (len(planned) - 15) + [1] * 15 and planned[-1] == b"data: [DONE]\n\n"
+        else:  # what is pending is written before each delay: a write holds one event, [DONE] joins the last
+            assert counts[-1] == 2 and set(counts[:-1]) <= {0, 1}
+
+
+def test_paced_writes_wait_for_a_full_connection() -> None:
+    """A send that has to wait (the socket's buffer is full) holds that stream's later writes
+    back and is resumed when it can go on, as a task would resume it."""
+    config = MockConfig(output_tokens=9, itl=0.001)
+    body = {"stream": True, "messages": MESSAGES}
+    incoming = [{"type": "http.request", "body": orjson.dumps(body), "more_body": False}]
+    written: list[tuple[bytes, int]] = []
+    waits = 0
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal waits
+        if message["type"] == "http.response.body" and len(written) % 3 == 1:
+            waits += 1
+            drained = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.003, drained.set)
+            await drained.wait()  # as uvicorn waits for its transport to drain
+        if message["type"] == "http.response.body" and message["body"]:
+            written.append((message["body"], waits))
+
+    scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": []}
+    app = MockApp(config)
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert waits >= 3 and app.stats.streams_finished == 1
+    bodies = [re.sub(rb'"created":\d+,', b"", data) for data, _ in written]
+    assert bodies == asgi_writes(config, body)  # the same writes, in order, none lost
+    assert [count for _, count in written] == sorted(count for _, count in written)
+
+
+def test_answers_are_encoded_once_per_shape() -> None:
+    app = MockApp(MockConfig(output_tokens=5))
+    request = {"model": "m", "messages": MESSAGES, "stream": True}
+    first = app._answer(app.config, request, orjson.dumps(request))
+    assert app._answer(app.config, request, orjson.dumps(request)) is first  # the same bytes, not rebuilt
+    other = {**request, "model": "n"}
+    assert app._answer(app.config, other, orjson.dumps(other)) is not first
+    assert streamfold.fold(b"".join(first.events) + b"data: [DONE]\n\n")["choices"][0]["finish_reason"] == "stop"
 
 
 def _is_utf8(data: bytes) -> bool:

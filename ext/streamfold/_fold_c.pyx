@@ -8,8 +8,8 @@ data go to ``orjson.loads`` as bytes, and chunk members are recognised by codes 
 through a cache keyed by the key object's address (``fold/keys.pxi``).
 """
 
-from cpython.dict cimport PyDict_Next, PyDict_Size
-from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_Next, PyDict_SetItem, PyDict_Size
+from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_GET_SIZE, PyList_GetSlice
 from cpython.object cimport PyObject, PyObject_IsTrue
 from cpython.ref cimport Py_XDECREF, Py_XINCREF
 from cpython.mem cimport PyMem_Free, PyMem_Malloc

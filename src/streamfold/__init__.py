@@ -3,10 +3,11 @@
 ``fold(bytes_or_iterable)`` turns a whole Server-Sent Events stream into one
 ``chat.completion`` dict; ``ChatAccumulator`` does it incrementally; ``SSEDecoder``
 frames raw bytes into events; ``Client`` / ``AsyncClient`` stream chat completions over
-httpx straight into the accumulator.  ``IMPLEMENTATION`` says whether the Cython core
-("cython") or the pure-Python twin ("python") is in use.  ``streamfold.mock`` (the mock
-server: ``MockServer``, ``MockConfig``) is imported on first use, so ``import streamfold``
-stays light; ``streamfold.openai`` (the drop-in for the official client) is imported as
+httpx / aiohttp straight into the accumulator, and ``run`` runs a coroutine on uvloop
+when it is installed.  ``IMPLEMENTATION`` says whether the Cython core ("cython") or the
+pure-Python twin ("python") is in use.  ``streamfold.mock`` (the mock server:
+``MockServer``, ``MockConfig``) is imported on first use, so ``import streamfold`` stays
+light; ``streamfold.openai`` (the drop-in for the official client) is imported as
 ``from streamfold.openai import ...``.  ``streamfold.relay`` forwards a stream to a browser
 while folding it (Starlette), also imported on first use; ``Coalescer`` / ``coalesce`` /
 ``acoalesce`` join text deltas into fewer pieces for a UI.
@@ -17,6 +18,7 @@ from types import ModuleType
 
 from ._api import afold, aiter_events, fold, iter_events
 from ._coalesce import Coalescer, acoalesce, coalesce
+from ._run import run
 from .client import (
     APIConnectionError,
     APIError,
@@ -50,12 +52,13 @@ from ._errors import (
     StreamAPIError,
     StreamDecodeError,
     StreamError,
+    StreamfoldError,
     TruncatedCompletionError,
 )
 from ._contract import DEFAULT_MAX_EVENT_BYTES
+from ._version import __version__
 from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
 
-__version__ = "0.1.0"
 
 #: Subpackages imported when first used as attributes.
 _LAZY_SUBPACKAGES = ("mock", "relay")
@@ -103,6 +106,7 @@ __all__ = [
     "StreamAPIError",
     "StreamDecodeError",
     "StreamError",
+    "StreamfoldError",
     "TruncatedCompletionError",
     "acoalesce",
     "afold",
@@ -110,4 +114,5 @@ __all__ = [
     "coalesce",
     "fold",
     "iter_events",
+    "run",
 ]

@@ -1,8 +1,12 @@
-"""Exceptions, shared by the Cython core and the pure-Python twin.
+"""Exceptions: one root for everything streamfold raises, and the core's errors.
 
-Both implementations build their errors through the helpers below, so messages are
-identical whichever implementation raised them.  Every error carries ``.partial``:
-the completion folded before the failure (None when no chunk had been folded).
+``StreamfoldError`` is the root: the core's ``StreamError`` kinds (a stream that is bad or
+unfinished) and the client's ``APIError`` kinds (``streamfold.client``: the request failed
+before its stream began) both derive from it, so ``except streamfold.StreamfoldError``
+catches any of them.  Both implementations of the core build their errors through the
+helpers below, so messages are identical whichever implementation raised them.  Every
+error carries ``.partial``: the completion folded before the failure (None when no chunk
+had been folded, and always None for the client's errors).
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ import orjson
 PREVIEW_CHARS = 200
 
 
-class StreamError(Exception):
-    """Base class of every error raised while decoding or folding a stream."""
+class StreamfoldError(Exception):
+    """The root of every error streamfold raises; picklable (across a process pool)."""
 
-    partial: dict[str, Any] | None
+    partial: dict[str, Any] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.__dict__.copy(), self.args))
+
+
+class StreamError(StreamfoldError):
+    """Base class of every error raised while decoding or folding a stream."""
 
     def __init__(self, message: str, partial: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.partial = partial
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.__dict__.copy(), self.args))
 
 
 class StreamDecodeError(StreamError, ValueError):
@@ -104,7 +112,7 @@ def check_truncation(completion: dict[str, Any]) -> dict[str, Any]:
     return completion
 
 
-def _rebuild(cls: type[StreamError], state: dict[str, Any], args: tuple[Any, ...]) -> StreamError:
+def _rebuild(cls: type[StreamfoldError], state: dict[str, Any], args: tuple[Any, ...]) -> StreamfoldError:
     err = cls.__new__(cls)
     Exception.__init__(err, *args)
     err.__dict__.update(state)
@@ -177,16 +185,29 @@ def error_event(event_number: int, data: bytes) -> StreamAPIError:
 
 
 def _api_error(event_number: int, error: Any, payload: Any, data: bytes | None) -> StreamAPIError:
-    """The message is ``error.message``, else ``payload.message``, else a preview of the data."""
-    message = None
-    if isinstance(error, dict):
-        message = error.get("message")
-    if message is None and isinstance(payload, dict):
-        message = payload.get("message")
+    """The server's message (``message_of``), else a preview of the data."""
+    message = message_of(payload, error)
     if message is None:
         message = _preview(data) if data is not None else _preview(_text(error))
-    message = _text(message)
     return StreamAPIError(f"{_where(event_number, data)}: server error: {message}", error, message=message)
+
+
+def message_of(body: Any, error: Any = None) -> str | None:
+    """The server's own message in an error body (an HTTP error's JSON, an ``event: error``'s
+    data, an in-band error chunk): ``error.message``, an ``error`` that is a string, else
+    ``message``; None when it gives none.  ``error`` is the error object when the caller
+    has picked it out (by default ``body["error"]``).  Long messages are cut short."""
+    if error is None and isinstance(body, dict):
+        error = body.get("error")
+    if isinstance(error, dict) and error.get("message") is not None:
+        message: str = _text(error["message"])
+    elif isinstance(error, str) and error.strip():
+        message = error
+    elif isinstance(body, dict) and body.get("message") is not None:
+        message = _text(body["message"])
+    else:
+        return None
+    return message if len(message) <= PREVIEW_CHARS else message[:PREVIEW_CHARS] + "..."
 
 
 def incomplete(chunks: int, unfinished: list[int]) -> IncompleteStreamError:

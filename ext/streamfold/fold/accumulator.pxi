@@ -66,6 +66,7 @@ cdef class ChatAccumulator:
     cdef list _batch_payloads  # the events of the batch being folded (see feed)
     cdef list _batch_chunks
     cdef bint _parse           # parse tool-call arguments as they stream (events only)
+    cdef bint _handed_over     # result() has handed over the values kept by reference
 
     def __dealloc__(self):
         cdef int i
@@ -87,6 +88,7 @@ cdef class ChatAccumulator:
         self._error = None
         self._batch_payloads = []
         self._batch_chunks = []
+        self._handed_over = False
 
     @property
     def chunks(self):
@@ -110,7 +112,7 @@ cdef class ChatAccumulator:
 
     def feed(self, data):
         """Fold raw stream bytes, split anywhere."""
-        self._feed(data, None)
+        self._feed(data, None, None)
 
     def feed_events(self, data):
         """Fold raw stream bytes and return the events they produced, in order.
@@ -121,10 +123,17 @@ cdef class ChatAccumulator:
         dropped; the error's ``.partial`` holds everything folded.
         """
         cdef list events = []
-        self._feed(data, events)
+        self._feed(data, events, None)
         return events
 
-    cdef int _feed(self, object data, list events) except -1:
+    def feed_text(self, data):
+        """Fold raw stream bytes and return the text of their ``content.delta`` events (every
+        choice's, in order), building no event: the cheap way to show an answer live."""
+        cdef list texts = []
+        self._feed(data, None, texts)
+        return texts
+
+    cdef int _feed(self, object data, list events, list texts) except -1:
         # Events go in batches of up to BATCH: frame them, decode their JSON one after
         # another, then fold them.  Each phase then runs with its own code hot in the
         # instruction cache (orjson's above all); one event at a time measured slower.
@@ -182,7 +191,7 @@ cdef class ChatAccumulator:
                     if kind == EV_JSON:
                         if i == failed_at:
                             self._fail(_errors.invalid_json(self._events, payload, decode_error), True)
-                        self._add(<object>PyList_GET_ITEM(chunks, i), self._events, payload, events)
+                        self._add(<object>PyList_GET_ITEM(chunks, i), self._events, payload, events, texts)
                     elif kind == EV_IGNORED:
                         self._ignored += 1
                     elif kind == EV_DONE:
@@ -204,14 +213,14 @@ cdef class ChatAccumulator:
         """Fold one chunk that was already decoded."""
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None, None)
+        self._add(chunk, self._chunks + 1, None, None, None)
 
     def add_chunk_events(self, chunk):
         """Fold one decoded chunk and return its events (see ``feed_events``)."""
         cdef list events = []
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None, events)
+        self._add(chunk, self._chunks + 1, None, events, None)
         return events
 
     cdef int _fail(self, object error, bint final) except -1:
@@ -238,7 +247,7 @@ cdef class ChatAccumulator:
             self._shape_codes[slot] = code
         return code
 
-    cdef int _add(self, object chunk, Py_ssize_t number, object data, list events) except -1:
+    cdef int _add(self, object chunk, Py_ssize_t number, object data, list events, list texts) except -1:
         cdef PyObject* k
         cdef PyObject* v
         cdef PyObject* p_error = NULL
@@ -314,7 +323,7 @@ cdef class ChatAccumulator:
                         self._choices[index] = state
                     self._last_index = index
                     self._last_state = state
-                state.merge(&recs[i], events, self._parse)
+                state.merge(&recs[i], events, self._parse, texts)
         finally:
             if recs != stack_recs:
                 PyMem_Free(recs)
@@ -345,6 +354,11 @@ cdef class ChatAccumulator:
 
     def snapshot(self):
         """The completion folded so far (the shape of docs/contract.md, section 3)."""
+        return self._build(True)
+
+    cdef dict _build(self, bint copy):
+        """The completion; ``copy``: values kept by reference (logprob entries, usage, other
+        members) are copied, so it shares nothing with the accumulator."""
         cdef dict top = self._top
         cdef dict result = {
             "id": top.get("id"),
@@ -354,15 +368,20 @@ cdef class ChatAccumulator:
         }
         for key, value in top.items():
             if key not in result:
-                result[key] = _copy(value)
-        result["choices"] = [(<_Choice>self._choices[i]).value() for i in sorted(self._choices)]
+                result[key] = _copy(value) if copy else value
+        result["choices"] = [(<_Choice>self._choices[i]).value(copy) for i in sorted(self._choices)]
         usage = self._usage if self._usage is not None else self._groq_usage
         if usage is not None:
-            result["usage"] = _copy(usage)
+            result["usage"] = _copy(usage) if copy else usage
         return result
 
     def result(self):
-        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished."""
+        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished.
+
+        Once ``[DONE]`` has arrived nothing can change the fold, so the first ``result()``
+        hands over the values it kept by reference instead of copying them (with many
+        logprobs the copy cost twice the decoding); ``snapshot()`` and later calls copy.
+        """
         if self._error is not None:
             raise self._error
         if not self._done:
@@ -370,4 +389,8 @@ cdef class ChatAccumulator:
                           if (<_Choice>self._choices[i]).finish_reason is None]
             if not self._choices or unfinished:  # no choice at all is not a completion either
                 self._fail(_errors.incomplete(self._chunks, unfinished), False)
-        return self.snapshot()
+            return self._build(True)
+        if self._handed_over:
+            return self._build(True)
+        self._handed_over = True
+        return self._build(False)

@@ -55,9 +55,21 @@ cdef int _check_choices(object choices, Py_ssize_t number, object data, ChoiceRe
 
 
 cdef int _check_logprobs(object logprobs, Py_ssize_t number, object data, Py_ssize_t i) except -1:
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef bint ok = True
     cdef object value
     if not PyDict_Check(logprobs):
         raise _errors.bad_shape(number, data, f"choices[{i}].logprobs", "an object", logprobs)
+    # one pass over the members (this runs for every token of a logprobs stream); only when
+    # one is wrong are they looked at in the twin's order, so the same error is reported
+    while PyDict_Next(logprobs, &pos, &k, &v):
+        if <object>v is not None and not PyList_Check(<object>v) and _key(<object>k) in (K_CONTENT, K_REFUSAL):
+            ok = False
+            break
+    if ok:
+        return 0
     for name in ("content", "refusal"):
         value = (<dict>logprobs).get(name)
         if value is not None and not PyList_Check(value):

@@ -27,16 +27,17 @@ cdef class _Choice:
         self.extra = {}
         self.done = False
 
-    cdef int merge(self, ChoiceRec* rec, list events, bint parse) except -1:
+    cdef int merge(self, ChoiceRec* rec, list events, bint parse, list texts) except -1:
         """Fold one checked choice of a chunk; with ``events``, append this choice's events
-        (the deltas', in the delta's order, then the logprobs', then done if it finished)."""
+        (the deltas', in the delta's order, then the logprobs', then done if it finished);
+        with ``texts``, append only the text of its content deltas."""
         cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
         cdef Key key
         cdef bint finished = rec.finish_reason != NULL and <object>rec.finish_reason is not None
         if rec.delta != NULL and <object>rec.delta is not None and PyDict_Size(<object>rec.delta):
-            self._merge_delta(<dict>rec.delta, events, parse)
+            self._merge_delta(<dict>rec.delta, events, parse, texts)
         if finished:
             self.finish_reason = <object>rec.finish_reason
         if rec.logprobs != NULL and <object>rec.logprobs is not None:
@@ -68,10 +69,10 @@ cdef class _Choice:
                 continue
             key = _key(<object>k)
             if key == K_CONTENT or key == K_REFUSAL:
-                current = logprobs[<object>k]
+                current = <object>PyDict_GetItem(logprobs, "content" if key == K_CONTENT else "refusal")
                 if current is None:
                     current = list(<object>v)
-                    logprobs[<object>k] = current
+                    logprobs["content" if key == K_CONTENT else "refusal"] = current
                 else:
                     (<list>current).extend(<object>v)
                 if events is not None and <object>v:
@@ -83,7 +84,7 @@ cdef class _Choice:
                 logprobs[<object>k] = <object>v
         return 0
 
-    cdef int _merge_delta(self, dict delta, list events, bint parse) except -1:
+    cdef int _merge_delta(self, dict delta, list events, bint parse, list texts) except -1:
         cdef Py_ssize_t pos = 0
         cdef PyObject* k
         cdef PyObject* v
@@ -98,9 +99,9 @@ cdef class _Choice:
                     (<_Text>self.content).add(<object>v)
                 elif type(self.content) is _Parts:
                     if PyUnicode_Check(<object>v):
-                        (<_Parts>self.content).add_string(<object>v, events, self.index)
+                        (<_Parts>self.content).add_string(<object>v, events, self.index, texts)
                     else:
-                        (<_Parts>self.content).add_list(<object>v, events, self.index)
+                        (<_Parts>self.content).add_list(<object>v, events, self.index, texts)
                     continue  # _Parts gives its own events
                 elif PyUnicode_Check(<object>v):
                     if self.content is None:
@@ -109,9 +110,11 @@ cdef class _Choice:
                         (<_Text>self.content).add(<object>v)
                 else:
                     self.content = _Parts(self.content)
-                    (<_Parts>self.content).add_list(<object>v, events, self.index)
+                    (<_Parts>self.content).add_list(<object>v, events, self.index, texts)
                     continue
-                if events is not None and PyUnicode_GET_LENGTH(<object>v):
+                if texts is not None and PyUnicode_GET_LENGTH(<object>v):
+                    PyList_Append(texts, <object>v)
+                elif events is not None and PyUnicode_GET_LENGTH(<object>v):
                     PyList_Append(events, ContentDeltaEvent(
                         "content.delta", self.index, <object>v, self.content, (<_Text>self.content).length))
             elif key == K_ROLE:
@@ -179,9 +182,12 @@ cdef class _Choice:
                     self.index, list(self.logprobs["refusal"]), self.finish_reason))
         return 0
 
-    cdef dict value(self):
+    cdef dict value(self, bint copy):
+        """The choice as plain JSON; ``copy``: values kept by reference are copied (see
+        ChatAccumulator.result for when they are not)."""
         cdef object content = (<_Parts>self.content).value() if type(self.content) is _Parts else _value(self.content)
-        cdef dict message = {"role": _copy(self.role), "content": content, "refusal": _value(self.refusal)}
+        cdef dict message = {"role": _copy(self.role) if copy else self.role, "content": content,
+                             "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             if type(state) is _ToolCalls:
                 message[key] = (<_ToolCalls>state).value()
@@ -192,8 +198,8 @@ cdef class _Choice:
         cdef dict result = {
             "index": self.index,
             "message": message,
-            "logprobs": _copy(self.logprobs),
-            "finish_reason": _copy(self.finish_reason),
+            "logprobs": _copy(self.logprobs) if copy else self.logprobs,
+            "finish_reason": _copy(self.finish_reason) if copy else self.finish_reason,
         }
-        result.update(_copy(self.extra))
+        result.update(_copy(self.extra) if copy else self.extra)
         return result

@@ -24,7 +24,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import IMPLEMENTATION, __version__
+from .._impl import IMPLEMENTATION
+from .._version import __version__
 from . import chat, fold, serve
 from .common import FAILED, INTERRUPTED, OK, PROG, USAGE, Parser, UsageError, error
 

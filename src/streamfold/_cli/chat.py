@@ -3,14 +3,17 @@
 With no ``--base-url`` (and no ``OPENAI_BASE_URL``) the built-in mock server answers, so the
 command works on any machine, offline and without a key.  The answer goes to stdout as
 it arrives; with ``--json`` stdout is the folded completion alone (a JSON document) and
-the live answer goes to stderr, or nowhere with ``--quiet``.
+the live answer goes to stderr, or nowhere with ``--quiet``.  The answer is read by
+``AsyncClient`` on uvloop when it is installed (``streamfold.run``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -19,7 +22,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from .. import IMPLEMENTATION, StreamError
-from ..client import APIError, ChatStream, Client, StreamStats
+from .._run import run as run_async
+from ..client import APIError, AsyncChatStream, AsyncClient, StreamStats, Timeout
 from .common import (
     FAILED,
     INTERRUPTED,
@@ -31,10 +35,9 @@ from .common import (
     positive_int,
     report_partial,
     seconds_or_none,
-    warning,
     write_json,
 )
-from .save_sse import IDENTITY, SavingTransport
+from .save_sse import IDENTITY, Saver
 
 MOCK_ANSWER = (
     "This answer comes from streamfold's built-in mock server, because no base URL was given. "
@@ -47,7 +50,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 600.0
 #: Keywords of ``Client.stream_chat`` that are not request members.
 CLIENT_OPTIONS = frozenset({"extra_headers", "timeout", "raise_on_truncation", "parse_partial_arguments",
-                            "max_event_bytes"})
+                            "max_event_bytes", "on_read"})
 
 
 def base_url(text: str) -> str:
@@ -193,7 +196,7 @@ def _json_file(path: str, option: str) -> Any:
 
 
 @contextlib.contextmanager
-def _saving(path: str | None) -> Iterator[SavingTransport | None]:
+def _saving(path: str | None) -> Iterator[Saver | None]:
     if path is None:
         yield None
         return
@@ -202,7 +205,7 @@ def _saving(path: str | None) -> Iterator[SavingTransport | None]:
     except OSError as exc:
         raise UsageError(f"--save-sse: cannot write {path}: {exc.strerror or exc}") from None
     with out:
-        yield SavingTransport(out)
+        yield Saver(out)
 
 
 @contextlib.contextmanager
@@ -223,43 +226,46 @@ def _endpoint(url: str | None) -> Iterator[tuple[str, bool]]:
         yield server.base_url, True
 
 
-def _ask(args: argparse.Namespace, url: str, request: dict[str, Any], saved: SavingTransport | None) -> int:
-    import httpx
-
-    timeout = httpx.Timeout(args.timeout)  # None: no limit
-    options: dict[str, Any] = {}
-    with contextlib.ExitStack() as cleanup:
-        if saved is not None:
-            http_client = cleanup.enter_context(httpx.Client(transport=saved, timeout=timeout))
-            options = {"headers": IDENTITY, "http_client": http_client}
-        client = cleanup.enter_context(Client(base_url=url, api_key=args.api_key, timeout=timeout,
-                                              max_retries=args.max_retries, **options))
-        return _stream(args, client, request, saved)
+def _ask(args: argparse.Namespace, url: str, request: dict[str, Any], saved: Saver | None) -> int:
+    timeout = Timeout(connect=args.timeout, read=args.timeout)  # None: no limit
+    return run_async(_ask_async(args, url, request, saved, timeout))
 
 
-def _stream(args: argparse.Namespace, client: Client, request: dict[str, Any], saved: SavingTransport | None) -> int:
+async def _ask_async(args: argparse.Namespace, url: str, request: dict[str, Any], saved: Saver | None,
+                     timeout: Timeout) -> int:
+    async with AsyncClient(base_url=url, api_key=args.api_key, timeout=timeout,
+                           max_retries=args.max_retries) as client:
+        return await _stream(args, client, request, saved)
+
+
+async def _stream(args: argparse.Namespace, client: AsyncClient, request: dict[str, Any],
+                  saved: Saver | None) -> int:
     live = _Answer(sys.stderr if args.json else sys.stdout, quiet=args.quiet and args.json)
+    options: dict[str, Any] = {} if saved is None else {"extra_headers": IDENTITY, "on_read": saved.write}
     try:
-        stream = client.stream_chat(**request)
+        stream = client.stream_chat(**request, **options)
     except orjson.JSONEncodeError as exc:  # e.g. an argument that is not UTF-8
         raise UsageError(f"the request cannot be sent as JSON: {exc}") from None
+    ctrl_c = _CtrlC()
     try:
-        with stream:
-            for event in stream:
-                if event.choice_index == 0 and event.type == "content.delta":
-                    live.write(event.delta)  # type: ignore[attr-defined]
-            completion = stream.result()
+        with ctrl_c:
+            async with stream:
+                async for event in stream:
+                    if event.choice_index == 0 and event.type == "content.delta":
+                        live.write(event.delta)  # type: ignore[attr-defined]
+                completion = await stream.result()
     except (APIError, StreamError) as exc:
+        live.write(_unshown(exc.partial, live.shown))  # what came in the same read as the error
         live.end_line()
         error(str(exc))
         return _failed(args, stream, exc.partial, FAILED)
-    except KeyboardInterrupt:
+    except asyncio.CancelledError:
+        if not ctrl_c.fired:
+            raise
+        ctrl_c.forget()
         live.end_line()
         sys.stderr.write(f"{PROG}: interrupted after {stream.stats.chunks} chunks\n")
         return _failed(args, stream, stream.partial, INTERRUPTED)
-    finally:
-        if saved is not None and saved.encoding:
-            warning(f"the server compressed the stream ({saved.encoding}): {args.save_sse} holds it compressed")
     live.end_line()
     _show_rest(completion, live)
     if args.json:
@@ -269,7 +275,48 @@ def _stream(args: argparse.Namespace, client: Client, request: dict[str, Any], s
     return OK
 
 
-def _failed(args: argparse.Namespace, stream: ChatStream, partial: dict[str, Any] | None, status: int) -> int:
+class _CtrlC:
+    """While the answer is read, Ctrl-C cancels the reading task (the same on every Python
+    and event loop), so that what arrived and its statistics can still be shown."""
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def __enter__(self) -> _CtrlC:
+        self._task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._fire)
+        except (NotImplementedError, RuntimeError, ValueError):  # no such signal handling here
+            return self
+        self._loop = loop
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGINT)
+            self._loop = None
+
+    def forget(self) -> None:
+        """The cancellation was ours and is handled: the task goes on (Python 3.11+ counts it)."""
+        if self._task is not None and hasattr(self._task, "uncancel"):
+            self._task.uncancel()
+
+
+def _unshown(partial: dict[str, Any] | None, shown: int) -> str:
+    """The text of the first answer in ``partial`` beyond the ``shown`` characters."""
+    choices = (partial or {}).get("choices") or []
+    return _text((choices[0].get("message") or {}).get("content"))[shown:] if choices else ""
+
+
+def _failed(args: argparse.Namespace, stream: AsyncChatStream, partial: dict[str, Any] | None, status: int) -> int:
     if args.json:  # the live text was not on stdout: keep what arrived
         hint = "--save-sse FILE keeps the whole stream" if args.save_sse is None else f"{args.save_sse} has it all"
         report_partial(partial, whole_with=hint)
@@ -284,8 +331,11 @@ class _Answer:
     def __init__(self, out: IO[str], *, quiet: bool) -> None:
         self.out = None if quiet else out
         self._open = False
+        #: characters of the first answer written so far
+        self.shown = 0
 
     def write(self, text: str) -> None:
+        self.shown += len(text)
         if self.out is not None and text:
             self.out.write(text)
             self.out.flush()

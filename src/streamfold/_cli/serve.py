@@ -22,9 +22,10 @@ from typing import Any
 import orjson
 
 from ..mock import MockConfig
+from ..mock._config import BURST_EVENTS
 from ..mock._providers import SHAPES
 from .chat import base_url
-from .common import FAILED, OK, UsageError, error, port_number, write_json
+from .common import FAILED, OK, UsageError, error, port_number, positive_int, write_json
 
 #: Namespace attributes of the settings are this prefix and the field's name.
 DEST = "mock_"
@@ -41,7 +42,8 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
     "ttft": ("S", "seconds before the first chunk"),
     "itl": ("S", "seconds between chunks"),
     "jitter": ("F", "vary every delay at random by up to this fraction"),
-    "events_per_write": ("N", "events per network write"),
+    "events_per_write": ("N", "events per network write (default: one when --itl is above 0, "
+                         f"{BURST_EVENTS} when it is 0)"),
     "split_writes": (None, "cut every write in two, inside a UTF-8 character when there is one"),
     "keepalive_every": ("N", "a ': keep-alive' comment every N chunks (0: none)"),
     "status": ("CODE", "answer every request with this HTTP status instead of a stream (429, 500, ...)"),
@@ -69,6 +71,8 @@ def add_parser(commands: Any) -> None:
     server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     server.add_argument("--port", type=port_number, default=8000,
                         help="port to listen on (default 8000; 0: any free port, shown on start)")
+    server.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                        help="worker processes sharing the port, each with its own counters (default 1)")
     server.add_argument("--quiet", action="store_true", help="log warnings only (no line per request)")
     server.add_argument("--print-config", action="store_true",
                         help="print the settings as JSON and exit (the object x-streamfold-mock takes)")
@@ -78,7 +82,7 @@ def add_parser(commands: Any) -> None:
     page.add_argument("--base-url", type=base_url,
                       help="with --ui: the OpenAI-compatible API the page asks (default: this mock server)")
     page.add_argument("--api-key", help="with --ui and --base-url: its API key (default: OPENAI_API_KEY)")
-    taken = {"host", "port", "quiet", "print_config", "ui", "base_url", "api_key"}
+    taken = {"host", "port", "workers", "quiet", "print_config", "ui", "base_url", "api_key"}
     settings = serve.add_argument_group("what the mock sends (streamfold.mock.MockConfig)")
     hints = typing.get_type_hints(MockConfig)
     for field in dataclasses.fields(MockConfig):
@@ -156,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         return OK
     if not args.ui and (args.base_url or args.api_key):
         raise UsageError(f"{'--base-url' if args.base_url else '--api-key'} is for the chat page: add --ui")
+    if args.ui and args.workers > 1:
+        raise UsageError("--ui serves the page from one process: drop --workers")
     try:
         from ..mock import serve
         import uvicorn  # noqa: F401  (checked before anything is printed)
@@ -175,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         serve_page(config, host=args.host, port=port, quiet=args.quiet, base_url=args.base_url,
                    api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), model=config.model or "mock")
     else:
-        serve(config, host=args.host, port=port, quiet=args.quiet)
+        serve(config, host=args.host, port=port, quiet=args.quiet, workers=args.workers)
     return OK
 
 

@@ -40,7 +40,7 @@ class ChatAccumulator:
     """
 
     __slots__ = ("_framer", "_top", "_settled", "_usage", "_groq_usage", "_choices", "_chunks", "_events",
-                 "_ignored", "_done", "_error", "_last_index", "_last_state", "_parse")
+                 "_ignored", "_done", "_error", "_last_index", "_last_state", "_parse", "_handed_over")
 
     def __init__(
         self, *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, parse_partial_arguments: bool = False
@@ -59,6 +59,7 @@ class ChatAccumulator:
         self._error: _errors.StreamError | None = None
         self._last_index: Any = None  # the index of the last choice folded, and its state
         self._last_state: _Choice | None = None
+        self._handed_over = False  # result() has handed over the values kept by reference
 
     @property
     def chunks(self) -> int:
@@ -82,7 +83,7 @@ class ChatAccumulator:
 
     def feed(self, data: bytes) -> None:
         """Fold raw stream bytes, split anywhere."""
-        self._feed(data, None)
+        self._feed(data, None, None)
 
     def feed_events(self, data: bytes) -> list[ChatEvent]:
         """Fold raw stream bytes and return the events they produced, in order.
@@ -93,10 +94,17 @@ class ChatAccumulator:
         dropped; the error's ``.partial`` holds everything folded.
         """
         events: list[ChatEvent] = []
-        self._feed(data, events)
+        self._feed(data, events, None)
         return events
 
-    def _feed(self, data: bytes, events: list[ChatEvent] | None) -> None:
+    def feed_text(self, data: bytes) -> list[str]:
+        """Fold raw stream bytes and return the text of their ``content.delta`` events (every
+        choice's, in order), building no event: the cheap way to show an answer live."""
+        texts: list[str] = []
+        self._feed(data, None, texts)
+        return texts
+
+    def _feed(self, data: bytes, events: list[ChatEvent] | None, texts: list[str] | None) -> None:
         if self._done:
             check_bytes(data)
             return
@@ -118,7 +126,7 @@ class ChatAccumulator:
                     chunk = orjson.loads(payload)
                 except orjson.JSONDecodeError as exc:
                     self._fail(_errors.invalid_json(self._events, payload, exc), True)
-                self._add(chunk, self._events, payload, events)
+                self._add(chunk, self._events, payload, events, texts)
             elif kind == EV_IGNORED:
                 self._ignored += 1
             elif kind == EV_DONE:
@@ -134,14 +142,14 @@ class ChatAccumulator:
         """Fold one chunk that was already decoded."""
         if self._error is not None:
             raise self._error
-        self._add(chunk, self._chunks + 1, None, None)
+        self._add(chunk, self._chunks + 1, None, None, None)
 
     def add_chunk_events(self, chunk: dict[str, Any]) -> list[ChatEvent]:
         """Fold one decoded chunk and return its events (see ``feed_events``)."""
         if self._error is not None:
             raise self._error
         events: list[ChatEvent] = []
-        self._add(chunk, self._chunks + 1, None, events)
+        self._add(chunk, self._chunks + 1, None, events, None)
         return events
 
     def _fail(self, error: _errors.StreamError, final: bool) -> NoReturn:
@@ -151,7 +159,8 @@ class ChatAccumulator:
             self._error = error
         raise error
 
-    def _add(self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None) -> None:
+    def _add(self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None,
+             texts: list[str] | None) -> None:
         if type(chunk) is not dict and not isinstance(chunk, dict):
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk), True)
         if chunk.get("error"):
@@ -187,7 +196,7 @@ class ChatAccumulator:
                     state = self._choices[index] = _Choice(index)
                 self._last_index = index
                 self._last_state = state
-            state.merge(rec, events, self._parse)
+            state.merge(rec, events, self._parse, texts)
 
     def _merge_top(self, chunk: dict[str, Any]) -> None:
         """Top-level members: the first non-empty value wins (null, "" and 0 are empty)."""
@@ -204,6 +213,11 @@ class ChatAccumulator:
 
     def snapshot(self) -> dict[str, Any]:
         """The completion folded so far (the shape of docs/contract.md, section 3)."""
+        return self._build(True)
+
+    def _build(self, copy: bool) -> dict[str, Any]:
+        """The completion; ``copy``: values kept by reference (logprob entries, usage, other
+        members) are copied, so it shares nothing with the accumulator."""
         top = self._top
         result: dict[str, Any] = {
             "id": top.get("id"),
@@ -213,19 +227,28 @@ class ChatAccumulator:
         }
         for key, value in top.items():
             if key not in result:
-                result[key] = _copy(value)
-        result["choices"] = [self._choices[i].value() for i in sorted(self._choices)]
+                result[key] = _copy(value) if copy else value
+        result["choices"] = [self._choices[i].value(copy) for i in sorted(self._choices)]
         usage = self._usage if self._usage is not None else self._groq_usage
         if usage is not None:
-            result["usage"] = _copy(usage)
+            result["usage"] = _copy(usage) if copy else usage
         return result
 
     def result(self) -> dict[str, Any]:
-        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished."""
+        """The final completion; raises ``IncompleteStreamError`` if the stream is unfinished.
+
+        Once ``[DONE]`` has arrived nothing can change the fold, so the first ``result()``
+        hands over the values it kept by reference instead of copying them (with many
+        logprobs the copy cost twice the decoding); ``snapshot()`` and later calls copy.
+        """
         if self._error is not None:
             raise self._error
         if not self._done:
             unfinished = [i for i in sorted(self._choices) if self._choices[i].finish_reason is None]
             if not self._choices or unfinished:  # no choice at all is not a completion either
                 self._fail(_errors.incomplete(self._chunks, unfinished), False)
-        return self.snapshot()
+            return self._build(True)
+        if self._handed_over:
+            return self._build(True)
+        self._handed_over = True
+        return self._build(False)

@@ -43,11 +43,12 @@ class _Choice:
         self.extra: dict[str, Any] = {}  # other choice members: last non-null wins
         self.done = False  # its done events were given (feed_events / add_chunk_events)
 
-    def merge(self, rec: _ChoiceRec, events: list[ChatEvent] | None, parse: bool) -> None:
+    def merge(self, rec: _ChoiceRec, events: list[ChatEvent] | None, parse: bool, texts: list[str] | None) -> None:
         """Fold one checked choice of a chunk; with ``events``, append this choice's events
-        (the deltas', in the delta's order, then the logprobs', then done if it finished)."""
+        (the deltas', in the delta's order, then the logprobs', then done if it finished);
+        with ``texts``, append only the text of its content deltas."""
         if rec.delta:
-            self._merge_delta(rec.delta, events, parse)
+            self._merge_delta(rec.delta, events, parse, texts)
         finished = rec.finish_reason is not None
         if finished:
             self.finish_reason = rec.finish_reason
@@ -84,7 +85,8 @@ class _Choice:
             else:
                 logprobs[key] = items
 
-    def _merge_delta(self, delta: dict[str, Any], events: list[ChatEvent] | None, parse: bool) -> None:
+    def _merge_delta(self, delta: dict[str, Any], events: list[ChatEvent] | None, parse: bool,
+                     texts: list[str] | None) -> None:
         for key, value in delta.items():
             if value is None:
                 continue
@@ -94,9 +96,9 @@ class _Choice:
                     content.add(value)
                 elif isinstance(content, _Parts):
                     if isinstance(value, str):
-                        content.add_string(value, events, self.index)
+                        content.add_string(value, events, self.index, texts)
                     else:
-                        content.add_list(value, events, self.index)
+                        content.add_list(value, events, self.index, texts)
                     continue  # _Parts gives its own events
                 elif isinstance(value, str):
                     if content is None:
@@ -105,9 +107,11 @@ class _Choice:
                         content.add(value)
                 else:
                     parts = self.content = _Parts(content)
-                    parts.add_list(value, events, self.index)
+                    parts.add_list(value, events, self.index, texts)
                     continue
-                if events is not None and value:
+                if texts is not None and value:
+                    texts.append(value)
+                elif events is not None and value:
                     events.append(ContentDeltaEvent("content.delta", self.index, value, content, content.length))
             elif key == "role":
                 self.role = value
@@ -166,16 +170,18 @@ class _Choice:
             if self.logprobs["refusal"] is not None:
                 events.append(LogprobsRefusalDoneEvent(index, list(self.logprobs["refusal"]), finish_reason))
 
-    def value(self) -> dict[str, Any]:
+    def value(self, copy: bool) -> dict[str, Any]:
+        """The choice as plain JSON; ``copy``: values kept by reference are copied (see
+        ChatAccumulator.result for when they are not)."""
         content = self.content.value() if self.content is not None else None
-        message = {"role": _copy(self.role), "content": content, "refusal": _value(self.refusal)}
+        message = {"role": _copy(self.role) if copy else self.role, "content": content, "refusal": _value(self.refusal)}
         for key, state in self.message.items():
             message[key] = state.value() if isinstance(state, (_ToolCalls, _FunctionCall)) else _value(state)
         result = {
             "index": self.index,
             "message": message,
-            "logprobs": _copy(self.logprobs),
-            "finish_reason": _copy(self.finish_reason),
+            "logprobs": _copy(self.logprobs) if copy else self.logprobs,
+            "finish_reason": _copy(self.finish_reason) if copy else self.finish_reason,
         }
-        result.update(_copy(self.extra))
+        result.update(_copy(self.extra) if copy else self.extra)
         return result

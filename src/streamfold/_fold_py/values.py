@@ -158,16 +158,16 @@ class _Parts:
         if before is not None and before.length:  # ... and becomes a leading text part
             self.parts.append({"type": "text", "text": _Text(before.value())})
 
-    def add_string(self, piece: str, events: list[ChatEvent] | None, index: int) -> None:
+    def add_string(self, piece: str, events: list[ChatEvent] | None, index: int, texts: list[str] | None) -> None:
         """A string delta is a text part."""
         if piece:
-            self._add(self.parts, ({"type": "text", "text": piece},), False, events, index)
+            self._add(self.parts, ({"type": "text", "text": piece},), False, events, index, texts)
 
-    def add_list(self, parts: list[Any], events: list[ChatEvent] | None, index: int) -> None:
-        self._add(self.parts, parts, False, events, index)
+    def add_list(self, parts: list[Any], events: list[ChatEvent] | None, index: int, texts: list[str] | None) -> None:
+        self._add(self.parts, parts, False, events, index, texts)
 
     def _add(self, states: list[Any], parts: Any, thinking: bool, events: list[ChatEvent] | None,
-             index: int) -> None:
+             index: int, texts: list[str] | None) -> None:
         """Fold ``parts`` into ``states``; ``thinking``: inside a thinking part's list, where
         text parts are reasoning text."""
         for part in parts:
@@ -189,19 +189,20 @@ class _Parts:
                         target["type"] = value if isinstance(value, str) else _merge(None, value)
                 elif key == "text" and kind == "text" and isinstance(value, str):
                     target["text"] = _merge(target.get("text"), value)
-                    self._piece(value, thinking, events, index)
+                    self._piece(value, thinking, events, index, texts)
                 elif key == "thinking" and kind == "thinking" and isinstance(value, list):
                     current = target.get("thinking")
                     if type(current) is not list:
                         current = target["thinking"] = []
-                    self._add(current, value, True, events, index)
+                    self._add(current, value, True, events, index, texts)
                 elif key == "thinking" and kind == "thinking" and isinstance(value, str):
                     target["thinking"] = _merge(target.get("thinking"), value)
-                    self._piece(value, True, events, index)
+                    self._piece(value, True, events, index, texts)
                 else:
                     target[key] = _merge(target.get(key), value)
 
-    def _piece(self, piece: str, thinking: bool, events: list[ChatEvent] | None, index: int) -> None:
+    def _piece(self, piece: str, thinking: bool, events: list[ChatEvent] | None, index: int,
+               texts: list[str] | None) -> None:
         """Text of a text part (content) or of a thinking part (reasoning): accumulate, and
         give its delta event."""
         if not piece:
@@ -216,7 +217,9 @@ class _Parts:
             if self.text is None:
                 self.text = _Text("")
             self.text.add(piece)
-            if events is not None:
+            if texts is not None:
+                texts.append(piece)
+            elif events is not None:
                 events.append(ContentDeltaEvent("content.delta", index, piece, self.text, self.text.length))
 
     def value(self) -> list[Any]:

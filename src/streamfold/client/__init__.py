@@ -1,4 +1,4 @@
-"""A thin chat-completions client over httpx whose every byte goes through streamfold.
+"""A thin chat-completions client (aiohttp or httpx) whose every byte goes through streamfold.
 
 ``Client`` / ``AsyncClient`` send the request (retrying before the answer's body begins);
 ``stream_chat`` gives a ``ChatStream`` / ``AsyncChatStream`` to iterate for events or
@@ -10,6 +10,7 @@ from ._errors import APIConnectionError, APIError, APIStatusError, APITimeoutErr
 from ._retry import RetryPolicy
 from ._stats import StreamStats
 from ._stream import AsyncChatStream, ChatStream
+from ._timeout import Timeout
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -23,4 +24,5 @@ __all__ = [
     "Client",
     "RetryPolicy",
     "StreamStats",
+    "Timeout",
 ]

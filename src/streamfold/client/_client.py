@@ -1,4 +1,4 @@
-"""``Client`` and ``AsyncClient``: chat completions over httpx, every byte read by streamfold."""
+"""``Client`` (httpx) and ``AsyncClient`` (aiohttp, or httpx): chat completions, every byte read by streamfold."""
 
 from __future__ import annotations
 
@@ -11,17 +11,16 @@ from typing import Any
 import orjson
 
 from .._contract import DEFAULT_MAX_EVENT_BYTES
-from ._http import default_client, http_library
 from ._retry import RetryPolicy
 from ._stream import AsyncChatStream, Call, ChatStream, StreamOptions
+from ._timeout import as_timeout
+from ._transport import AiohttpTransport, HttpxTransport, async_transport, sync_transport
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class _ClientBase:
     """Settings and request building shared by the sync and async clients."""
-
-    _asynchronous = False
 
     def __init__(
         self,
@@ -36,17 +35,27 @@ class _ClientBase:
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.retry_policy = max_retries if isinstance(max_retries, RetryPolicy) else RetryPolicy(max_retries)
-        self._owns_http_client = http_client is None
-        if http_client is None:
-            http_client = default_client(timeout, asynchronous=self._asynchronous)
-            timeout = None  # already the client's default
-        self._library = http_library(http_client, asynchronous=self._asynchronous)
-        self.http_client = http_client
-        self._timeout = timeout
+        # a caller's HTTP client keeps its own timeouts unless this client is given some
+        self._timeout = as_timeout(timeout) if timeout is not None or http_client is None else None
+        self._transport = self._make_transport(http_client, self._timeout)
         self._headers = self._default_headers(headers)
 
+    def _make_transport(self, http_client: Any, timeout: Any) -> HttpxTransport | AiohttpTransport:
+        raise NotImplementedError
+
+    @property
+    def http_client(self) -> Any:
+        """The HTTP client requests go through (the caller's, or our own; with ``AsyncClient``,
+        our own aiohttp session exists from the first request on, None before)."""
+        return self._transport.http_client
+
+    @property
+    def transport(self) -> str:
+        """The HTTP library in use: ``"aiohttp"``, ``"httpx"`` or ``"httpx2"``."""
+        return self._transport.name
+
     def _default_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        from .. import __version__
+        from .._version import __version__
 
         headers = {
             "content-type": "application/json",
@@ -70,12 +79,11 @@ class _ClientBase:
         if extra_headers:
             headers = {**headers, **{name.lower(): value for name, value in extra_headers.items()}}
         return Call(
-            http_client=self.http_client,
-            library=self._library,
+            transport=self._transport,
             url=f"{self.base_url}/chat/completions",
             headers=headers,
             body=orjson.dumps(body),
-            timeout=self._timeout if timeout is None else timeout,
+            timeout=self._timeout if timeout is None else as_timeout(timeout),
             policy=self.retry_policy,
         )
 
@@ -85,9 +93,12 @@ _STREAM_DOC = """Start a streamed chat completion; use the result as a context m
         ``request`` is the JSON body (``model``, ``messages``, ``tools``...).  ``stream``
         is set to true and ``stream_options`` to ``{"include_usage": true}`` unless given
         (``stream_options=None`` sends none).  ``extra_headers`` and ``timeout`` apply to
-        this request; ``raise_on_truncation``, ``parse_partial_arguments`` and
-        ``max_event_bytes`` are those of ``ChatAccumulator`` / ``fold``.  The request is
-        sent on entering the ``with`` block, retried (before the body begins only) on
+        this request (``timeout`` in seconds, or a ``streamfold.client.Timeout`` with
+        ``connect``, ``read`` and ``total``); ``raise_on_truncation``, ``parse_partial_arguments`` and
+        ``max_event_bytes`` are those of ``ChatAccumulator`` / ``fold``; ``on_read(arrived,
+        piece)``, if given, is called for every read of the body with the
+        ``time.perf_counter()`` at which it returned and its bytes, before they are folded.
+        The request is sent on entering the ``with`` block, retried (before the body begins only) on
         connection errors, 408, 429 and 5xx."""
 
 
@@ -95,12 +106,16 @@ class Client(_ClientBase):
     """A synchronous chat-completions client over httpx (or the caller's httpx/httpx2 client).
 
     ``base_url`` and ``api_key`` default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``;
-    ``headers`` are sent with every request; ``timeout`` (seconds, or an httpx
-    ``Timeout``) and ``max_retries`` (a count, or a ``RetryPolicy`` to set the waits too)
-    apply to every request.  A client passed in as
-    ``http_client`` keeps its own pool, proxies and transport, and is not closed by
+    ``headers`` are sent with every request; ``timeout`` (seconds to connect and between
+    reads, or a ``streamfold.client.Timeout``; 10 s to connect and 600 s between reads by
+    default) and ``max_retries`` (a count, or a ``RetryPolicy`` to set the waits too)
+    apply to every request.  A client passed in as ``http_client`` keeps its own pool,
+    proxies, transport and (unless ``timeout`` is given) timeouts, and is not closed by
     ``close()``.
     """
+
+    def _make_transport(self, http_client: Any, timeout: Any) -> HttpxTransport:
+        return sync_transport(http_client, timeout)
 
     def stream_chat(
         self,
@@ -110,10 +125,11 @@ class Client(_ClientBase):
         raise_on_truncation: bool = False,
         parse_partial_arguments: bool = False,
         max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
+        on_read: Callable[[float, bytes], object] | None = None,
         **request: Any,
     ) -> ChatStream:
         call = self._call(request, extra_headers, timeout)
-        return ChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes))
+        return ChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes, on_read))
 
     stream_chat.__doc__ = _STREAM_DOC
 
@@ -128,8 +144,9 @@ class Client(_ClientBase):
 
     def close(self) -> None:
         """Close the HTTP client, if this client created it."""
-        if self._owns_http_client:
-            self.http_client.close()
+        transport = self._transport
+        assert isinstance(transport, HttpxTransport)  # a sync client runs on httpx only
+        transport.close_client()
 
     def __enter__(self) -> Client:
         return self
@@ -140,9 +157,12 @@ class Client(_ClientBase):
 
 
 class AsyncClient(_ClientBase):
-    """``Client`` for asyncio: ``async with client.stream_chat(...)``, ``await client.chat(...)``."""
+    """``Client`` for asyncio: ``async with client.stream_chat(...)``, ``await client.chat(...)``.
 
-    _asynchronous = True
+    Reads with its own aiohttp session (made on the first request, in the running loop; no
+    cap on connections, idle ones kept alive), or with the caller's ``http_client``: an
+    ``aiohttp.ClientSession``, ``httpx.AsyncClient`` or ``httpx2.AsyncClient``.
+    """
 
     def stream_chat(
         self,
@@ -152,10 +172,11 @@ class AsyncClient(_ClientBase):
         raise_on_truncation: bool = False,
         parse_partial_arguments: bool = False,
         max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
+        on_read: Callable[[float, bytes], object] | None = None,
         **request: Any,
     ) -> AsyncChatStream:
         call = self._call(request, extra_headers, timeout)
-        return AsyncChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes))
+        return AsyncChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes, on_read))
 
     stream_chat.__doc__ = _STREAM_DOC
 
@@ -169,10 +190,12 @@ class AsyncClient(_ClientBase):
                         await outcome
             return await stream.result()
 
+    def _make_transport(self, http_client: Any, timeout: Any) -> HttpxTransport | AiohttpTransport:
+        return async_transport(http_client, timeout)
+
     async def aclose(self) -> None:
         """Close the HTTP client, if this client created it."""
-        if self._owns_http_client:
-            await self.http_client.aclose()
+        await self._transport.aclose_client()
 
     async def __aenter__(self) -> AsyncClient:
         return self

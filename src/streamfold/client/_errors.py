@@ -13,19 +13,16 @@ from typing import Any
 
 import orjson
 
+from .._errors import StreamfoldError, message_of
 
-class APIError(Exception):
+
+class APIError(StreamfoldError):
     """Base class of the client's errors; ``.partial`` is always None (nothing was folded)."""
-
-    partial: dict[str, Any] | None = None
 
     def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
         super().__init__(message)
         self.method = method
         self.url = url
-
-    def __reduce__(self) -> tuple[Any, ...]:  # picklable (e.g. across a process pool)
-        return (_rebuild, (type(self), self.__dict__.copy(), self.args))
 
 
 class APIConnectionError(APIError):
@@ -62,22 +59,10 @@ def _parse_body(content: bytes) -> Any:
 
 
 def _message(body: Any) -> str:
-    """The server's message: ``error.message``, else ``message``, else the body itself (cut short)."""
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
+    """The server's message (``message_of``), else the body itself (cut short)."""
+    message = message_of(body)
+    if message is not None:
+        return message
     text = body if isinstance(body, str) else orjson.dumps(body).decode()
     text = text.strip() or "(empty body)"
     return text if len(text) <= 200 else text[:200] + "..."
-
-
-def _rebuild(cls: type[APIError], state: dict[str, Any], args: tuple[Any, ...]) -> APIError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, *args)
-    error.__dict__.update(state)
-    return error

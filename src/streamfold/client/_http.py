@@ -1,7 +1,7 @@
-"""Which HTTP library a client comes from (httpx or its successor httpx2), and our default client.
+"""Which HTTP library an httpx-style client comes from (httpx or its successor httpx2).
 
-Both libraries have the same API but separate exception classes, so the stream looks its
-exceptions up in the module the caller's client belongs to.
+Both libraries have the same API but separate exception classes, so the transport looks
+its exceptions up in the module the caller's client belongs to.
 """
 
 from __future__ import annotations
@@ -11,13 +11,6 @@ from types import ModuleType
 from typing import Any
 
 LIBRARIES = ("httpx", "httpx2")
-
-#: Seconds allowed to connect, and between two reads, unless the caller says otherwise.
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_TIMEOUT = 600.0
-#: Our own client's connection pool: large, for many concurrent streams.
-DEFAULT_MAX_CONNECTIONS = 1000
-DEFAULT_MAX_KEEPALIVE = 100
 
 
 def http_library(http_client: Any, *, asynchronous: bool) -> ModuleType:
@@ -34,14 +27,3 @@ def http_library(http_client: Any, *, asynchronous: bool) -> ModuleType:
         f"http_client must be an httpx.{wanted} or httpx2.{wanted}, not {type(http_client).__module__}."
         f"{type(http_client).__qualname__}"
     )
-
-
-def default_client(timeout: Any, *, asynchronous: bool) -> Any:
-    """An ``httpx`` client with our defaults (used when the caller brings none)."""
-    import httpx
-
-    if timeout is None:
-        timeout = httpx.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
-    limits = httpx.Limits(max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=DEFAULT_MAX_KEEPALIVE)
-    cls = httpx.AsyncClient if asynchronous else httpx.Client
-    return cls(timeout=timeout, limits=limits)

@@ -19,8 +19,8 @@ class StreamStats:
     ``time_to_first_byte``: the first byte of the answer's body; ``time_to_first_content``:
     the first text, reasoning, refusal or tool-argument delta; ``duration``: the end of the
     stream (None while it runs).  ``attempts``: requests sent (1 + retries); ``chunks``:
-    chunks folded; ``events``: events handed out (``result()`` reads the rest of a stream
-    without building events); ``bytes``: body bytes read; ``usage``: the server's usage
+    chunks folded; ``events``: events built (``result()`` and ``text()`` read the rest of
+    a stream without building events once its first content has arrived); ``bytes``: body bytes read; ``usage``: the server's usage
     object, when it sent one.
     """
 

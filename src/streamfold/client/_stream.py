@@ -2,14 +2,16 @@
 
 ``ChatStream`` (sync) and ``AsyncChatStream`` share everything but their I/O: opening the
 request (with retries, only until the first byte of the body), reading the body, closing.
+The I/O itself is the transport's (``_transport.py``): aiohttp, httpx or httpx2.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any, NoReturn
 
 import orjson
@@ -26,35 +28,42 @@ from .._impl import ChatAccumulator
 from ._errors import APIConnectionError, APIStatusError, APITimeoutError
 from ._retry import RetryPolicy, retryable_status
 from ._stats import CONTENT_EVENTS, StreamStats
+from ._timeout import Timeout
 
 
 _NO_EVENTS: list[ChatEvent] = []
+#: What an async stream's reading loop gives: its events, the text of its content deltas, or its bytes.
+_EVENTS, _TEXT, _BYTES = 0, 1, 2
+#: In result(), the bytes of a read folded with events while no content has come yet.
+_PROBE_BYTES = 4096
 
 
 @dataclass(frozen=True)
 class Call:
     """Everything needed to send one chat-completion request (and send it again)."""
 
-    http_client: Any
-    library: ModuleType
+    transport: Any  # a HttpxTransport or AiohttpTransport
     url: str
     headers: dict[str, str]
     body: bytes
-    timeout: Any
+    timeout: Any  # a Timeout, an httpx.Timeout, or None (the HTTP client's own)
     policy: RetryPolicy
 
-    def build(self) -> Any:
-        options = {} if self.timeout is None else {"timeout": self.timeout}
-        return self.http_client.build_request("POST", self.url, content=self.body, headers=self.headers, **options)
+    @property
+    def total(self) -> float | None:
+        """Seconds the whole call may take, retries included (None: no limit)."""
+        return self.timeout.total if isinstance(self.timeout, Timeout) else None
 
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """How the answer is folded."""
+    """How the answer is folded, and who hears of each read."""
 
     raise_on_truncation: bool = False
     parse_partial_arguments: bool = False
     max_event_bytes: int | None = None
+    #: called with (time.perf_counter() when the read returned, the bytes) before they are folded
+    on_read: Callable[[float, bytes], object] | None = None
 
 
 class _StreamBase:
@@ -62,20 +71,23 @@ class _StreamBase:
 
     def __init__(self, call: Call, options: StreamOptions) -> None:
         self._call = call
+        self._transport = call.transport
         self._raise_on_truncation = options.raise_on_truncation
+        self._on_read = options.on_read
         self._acc = ChatAccumulator(
             max_event_bytes=options.max_event_bytes, parse_partial_arguments=options.parse_partial_arguments
         )
         #: Timing and counts, filled in as the stream goes.
         self.stats = StreamStats()
-        #: The HTTP response (status, headers) once the stream is open, else None.
+        #: The HTTP library's response (status, headers) once the stream is open, else None.
         self.response: Any = None
-        self._pieces: Any = None
+        self._read: Any = None
         self._first = b""
         self._started = 0.0
         self._result: dict[str, Any] | None = None
         self._error: BaseException | None = None
         self._closed = False
+        self._released = False
         self._quiet = False  # result() reads the rest: nobody wants the events
 
     @property
@@ -85,19 +97,19 @@ class _StreamBase:
 
     # -- opening ---------------------------------------------------------------------------
 
-    def _begin_attempt(self) -> Any:
+    def _begin_attempt(self) -> None:
         if not self.stats.attempts:
             self._started = time.perf_counter()
         self.stats.attempts += 1
-        return self._call.build()
 
-    def _transport_failed(self, exc: Exception, retries: int) -> float:
+    def _transport_failed(self, exc: BaseException, retries: int) -> float:
         """A try failed before the body began: the wait before the next, or raise."""
-        kind = APITimeoutError if isinstance(exc, self._call.library.TimeoutException) else APIConnectionError
-        what = "timed out" if kind is APITimeoutError else "failed"
+        timed_out = self._transport.is_timeout(exc)
+        kind = APITimeoutError if timed_out else APIConnectionError
+        what = "timed out" if timed_out else "failed"
         error = kind(f"POST {self._call.url} {what}: {type(exc).__name__}: {exc or 'no details'}",
                      method="POST", url=self._call.url)
-        delay = self._call.policy.delay(retries)
+        delay = self._within_total(self._call.policy.delay(retries))
         if delay is None:
             self._stop_clock(error)
             raise error from exc
@@ -105,26 +117,52 @@ class _StreamBase:
 
     def _answered(self, response: Any, content: bytes, retries: int) -> float:
         """A whole non-stream answer: an error status (retry or raise) or JSON instead of events."""
-        if response.is_success:
+        status = self._transport.status(response)
+        if 200 <= status < 300:
             self._stop_clock(None)
             _json_instead_of_events(content)
-        error = APIStatusError(response.status_code, response.headers, content, method="POST", url=self._call.url)
+        error = APIStatusError(status, self._transport.headers(response), content, method="POST", url=self._call.url)
         delay = self._call.policy.delay(retries, error.headers) if retryable_status(error.status_code) else None
+        delay = self._within_total(delay)
         if delay is None:
             self._stop_clock(error)
             raise error
         return delay
 
-    def _opened(self, response: Any, pieces: Any, first: bytes) -> None:
+    def _within_total(self, delay: float | None) -> float | None:
+        """``delay``, or None when waiting that long would pass the total timeout."""
+        total = self._call.total
+        if delay is None or total is None:
+            return delay
+        return delay if time.perf_counter() - self._started + delay < total else None
+
+    def _opened(self, response: Any, read: Any, first: bytes) -> None:
         self.response = response
-        self._pieces = pieces
+        self._read = read
         self._first = first
         if first:
-            self.stats.time_to_first_byte = time.perf_counter() - self._started
+            arrived = time.perf_counter()
+            self.stats.time_to_first_byte = arrived - self._started
+            if self._on_read is not None:
+                self._on_read(arrived, first)
 
     def _streaming(self, response: Any) -> bool:
-        content_type = response.headers.get("content-type", "")
-        return bool(response.is_success) and not content_type.startswith("application/json")
+        status = self._transport.status(response)
+        content_type = self._transport.headers(response).get("content-type", "")
+        return 200 <= status < 300 and not content_type.startswith("application/json")
+
+    def _total_timed_out(self) -> BaseException:
+        """The total timeout has passed: before the body an ``APITimeoutError``, else the
+        stream is incomplete."""
+        total = self._call.total
+        if self.response is None:
+            error: BaseException = APITimeoutError(f"POST {self._call.url} timed out: the total timeout "
+                                                   f"({total} s) passed", method="POST", url=self._call.url)
+        else:
+            error = IncompleteStreamError(f"the stream timed out after {self._acc.chunks} chunks: the total "
+                                          f"timeout ({total} s) passed", self.partial)
+        self._stop_clock(error)
+        return error
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -146,11 +184,16 @@ class _StreamBase:
     def _feed(self, piece: bytes) -> list[ChatEvent]:
         stats = self.stats
         stats.bytes += len(piece)
-        if self._quiet and stats.time_to_first_content is not None:
-            # hot loop of result() and chat(): building events nobody reads costs ~40% more
-            self._acc.feed(piece)
-            stats.chunks = self._acc.chunks
-            return _NO_EVENTS
+        if self._quiet:
+            if stats.time_to_first_content is None and len(piece) > _PROBE_BYTES:
+                # one read may hold the whole answer: events only for its head, to time the first content
+                self._feed(piece[:_PROBE_BYTES])
+                piece = piece[_PROBE_BYTES:]
+            if stats.time_to_first_content is not None:
+                # hot loop of result() and chat(): building events nobody reads costs ~40% more
+                self._acc.feed(piece)
+                stats.chunks = self._acc.chunks
+                return _NO_EVENTS
         events: list[ChatEvent] = self._acc.feed_events(piece)
         stats.chunks = self._acc.chunks
         if events:
@@ -162,9 +205,31 @@ class _StreamBase:
                         break
         return events
 
-    def _lost(self, exc: Exception) -> IncompleteStreamError:
+    def _feed_text(self, piece: bytes) -> list[str]:
+        """``text()``'s fold of one read: the text of its content deltas.  Events are built
+        only until the first content (to time it), a few KiB at a time (one read may hold
+        the whole answer); then no event is built at all."""
+        stats = self.stats
+        texts: list[str] = []
+        done = 0
+        while stats.time_to_first_content is None and done < len(piece):
+            head = piece[done : done + _PROBE_BYTES]
+            done += _PROBE_BYTES
+            texts += [event.delta for event in self._feed(head) if event.type == "content.delta"]  # type: ignore[attr-defined]
+        if done < len(piece):
+            rest = piece[done:] if done else piece
+            stats.bytes += len(rest)
+            texts += self._acc.feed_text(rest)
+            stats.chunks = self._acc.chunks
+        return texts
+
+    def _take_first_text(self) -> list[str]:
+        first, self._first = self._first, b""
+        return self._feed_text(first) if first else []
+
+    def _lost(self, exc: BaseException) -> IncompleteStreamError:
         """The connection failed mid-body: the stream is incomplete (never retried)."""
-        what = "timed out" if isinstance(exc, self._call.library.TimeoutException) else "was lost"
+        what = "timed out" if self._transport.is_timeout(exc) else "was lost"
         error = IncompleteStreamError(
             f"the connection {what} after {self._acc.chunks} chunks: {type(exc).__name__}: {exc or 'no details'}",
             self.partial,
@@ -248,45 +313,73 @@ class ChatStream(_StreamBase):
             retries += 1
 
     def _attempt(self, retries: int) -> float | None:
-        request = self._begin_attempt()
-        transport_error = self._call.library.TransportError
+        self._begin_attempt()
+        transport, call = self._transport, self._call
         try:
-            response = self._call.http_client.send(request, stream=True)
-        except transport_error as exc:
+            response = transport.send(call.url, call.headers, call.body, self._attempt_timeout())
+        except transport.errors as exc:
             return self._transport_failed(exc, retries)
         try:
             if self._streaming(response):
-                pieces = response.iter_bytes()
-                self._opened(response, pieces, next(pieces, b""))
+                read = transport.reader(response)
+                self._opened(response, read, read())
                 return None
-            content = response.read()
-        except transport_error as exc:
-            response.close()
+            content = transport.read_all(response)
+        except transport.errors as exc:
+            transport.close(response)
             return self._transport_failed(exc, retries)
         except BaseException:
-            response.close()
+            transport.close(response)
             raise
-        response.close()
+        transport.close(response)
         return self._answered(response, content, retries)
+
+    def _attempt_timeout(self) -> Any:
+        """The request's timeout, each read capped by what is left of the total (a blocking
+        read cannot be interrupted, so the total is also checked as each read returns)."""
+        timeout, total = self._call.timeout, self._call.total
+        if total is None:
+            return timeout
+        left = max(0.001, total - (time.perf_counter() - self._started))
+
+        def capped(limit: float | None) -> float:
+            return left if limit is None else min(limit, left)
+
+        return Timeout(connect=capped(timeout.connect), read=capped(timeout.read), total=total)
 
     def close(self) -> None:
         """Close the connection (safe to call more than once)."""
         self._closed = True
-        if self.response is not None:
-            self.response.close()
+        if self.response is not None and not self._released:
+            self._released = True
+            self._transport.close(self.response)
 
     def __iter__(self) -> Iterator[ChatEvent]:
+        return self._pump(False)
+
+    def _pump(self, text_only: bool) -> Iterator[Any]:
+        """Read the body into the accumulator; yield its events, or (``text_only``) the text
+        of its ``content.delta`` events."""
         if not self._check_usable():
             return
         self._open()
-        transport_error = self._call.library.TransportError
+        errors = self._transport.errors
+        read, total, started = self._read, self._call.total, self._started
         done = False
         try:
-            yield from self._take_first()
-            for piece in self._pieces:
-                yield from self._feed(piece)
+            yield from self._take_first_text() if text_only else self._take_first()
+            on_read = self._on_read
+            while True:
+                piece = read()
+                if not piece:
+                    break
+                if on_read is not None:
+                    on_read(time.perf_counter(), piece)
+                if total is not None and time.perf_counter() - started > total:
+                    raise self._total_timed_out()
+                yield from self._feed_text(piece) if text_only else self._feed(piece)
             done = True
-        except transport_error as exc:
+        except errors as exc:
             raise self._lost(exc) from exc
         except StreamError as exc:
             self._failed(exc)
@@ -299,9 +392,7 @@ class ChatStream(_StreamBase):
 
     def text(self) -> Iterator[str]:
         """The text deltas of the answer (``content.delta`` events), as they arrive."""
-        for event in self:
-            if event.type == "content.delta":
-                yield event.delta  # type: ignore[attr-defined]
+        return self._pump(True)
 
     def result(self) -> dict[str, Any]:
         """Read the rest of the stream and return the completion (a ``chat.completion`` dict).
@@ -318,8 +409,16 @@ class ChatStream(_StreamBase):
 class AsyncChatStream(_StreamBase):
     """``ChatStream`` for ``async with`` / ``async for``; ``await stream.result()``.
 
-    Cancelling the task that reads it closes the connection as well.
+    Cancelling the task that reads it closes the connection as well.  The total timeout
+    is a timer that cancels the read (or the wait) in progress when it fires.
     """
+
+    def __init__(self, call: Call, options: StreamOptions) -> None:
+        super().__init__(call, options)
+        self._task: asyncio.Task[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False  # in a read, a send or a wait the total timeout may interrupt
+        self._expired = False
 
     async def __aenter__(self) -> AsyncChatStream:
         await self._open()
@@ -329,94 +428,174 @@ class AsyncChatStream(_StreamBase):
                         tb: TracebackType | None) -> None:
         await self.aclose()
 
+    # -- the total timeout ---------------------------------------------------------------------
+
+    def _expire(self) -> None:
+        self._expired = True
+        if self._waiting and self._task is not None:
+            self._task.cancel()
+
+    def _timed_out(self) -> BaseException:
+        """Our own cancellation, from the total timeout: undo it and say what happened."""
+        self._expired = False  # raised once; the stream's error is kept in _error
+        if self._task is not None and hasattr(self._task, "uncancel"):  # Python 3.11+
+            self._task.uncancel()
+        return self._total_timed_out()
+
+    def _stop_clock(self, error: BaseException | None) -> None:
+        super()._stop_clock(error)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- opening ---------------------------------------------------------------------------
+
     async def _open(self) -> None:
         if self.response is not None or not self._check_usable():
             return
+        self._task = asyncio.current_task()
         retries = 0
-        while True:
-            delay = await self._attempt(retries)
-            if delay is None:
-                return
-            import asyncio  # here, not at the top: `import streamfold` stays light
-
-            await asyncio.sleep(delay)
-            retries += 1
+        try:
+            while True:
+                delay = await self._attempt(retries)
+                if delay is None:
+                    return
+                self._waiting = True
+                await asyncio.sleep(delay)
+                self._waiting = False
+                retries += 1
+        except asyncio.CancelledError:
+            self._waiting = False
+            if not self._expired:
+                raise
+            raise self._timed_out() from None
 
     async def _attempt(self, retries: int) -> float | None:
-        request = self._begin_attempt()
-        transport_error = self._call.library.TransportError
+        self._begin_attempt()
+        total = self._call.total
+        if total is not None and self._timer is None and self.stats.attempts == 1:
+            self._timer = asyncio.get_running_loop().call_later(total, self._expire)
+        transport, call = self._transport, self._call
+        self._waiting = True
         try:
-            response = await self._call.http_client.send(request, stream=True)
-        except transport_error as exc:
+            response = await transport.asend(call.url, call.headers, call.body, call.timeout)
+        except transport.errors as exc:
+            self._waiting = False
             return self._transport_failed(exc, retries)
         try:
             if self._streaming(response):
-                pieces = response.aiter_bytes()
-                self._opened(response, pieces, await anext(pieces, b""))
+                read = transport.areader(response)
+                self._opened(response, read, await read())
+                self._waiting = False
                 return None
-            content = await response.aread()
-        except transport_error as exc:
-            await response.aclose()
+            content = await transport.aread_all(response)
+            self._waiting = False
+        except transport.errors as exc:
+            self._waiting = False
+            await transport.aclose_response(response, False)
             return self._transport_failed(exc, retries)
         except BaseException:
-            await response.aclose()
+            self._waiting = False
+            await transport.aclose_response(response, False)
             raise
-        await response.aclose()
+        await transport.aclose_response(response, True)
         return self._answered(response, content, retries)
 
     async def aclose(self) -> None:
         """Close the connection (safe to call more than once)."""
         self._closed = True
-        if self.response is not None:
-            await self.response.aclose()
+        if self.response is not None and not self._released:
+            self._released = True
+            await self._transport.aclose_response(self.response, self._result is not None)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def __aiter__(self) -> AsyncIterator[ChatEvent]:
-        return self._pump(False)
+        return self._pump(_EVENTS)
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive, unchanged (to relay them): each piece is given,
         then folded, so ``partial``, ``result()`` and ``stats`` hold as when iterating
         events; a bad piece is passed on, and its error raised at the next read."""
         self._quiet = True
-        return self._pump(True)
+        return self._pump(_BYTES)
 
-    async def _pump(self, raw: bool) -> AsyncIterator[Any]:
-        """Read the body into the accumulator; yield its events, or (``raw``) the bytes read."""
+    async def _pump(self, what: int) -> AsyncIterator[Any]:
+        """Read the body into the accumulator; yield its events, the text of its
+        ``content.delta`` events (``_TEXT``), or the bytes read (``_BYTES``): one generator,
+        not one over the other, as each level of async generator costs a resumption per item."""
         if not self._check_usable():
             return
         await self._open()
-        transport_error = self._call.library.TransportError
+        self._task = asyncio.current_task()
+        errors = self._transport.errors
+        read = self._read
+        on_read = self._on_read
         done = False
         try:
-            if raw and self._first:
-                yield self._first
-            events = self._take_first()
-            for event in () if raw else events:
-                yield event
-            async for piece in self._pieces:
-                if raw:
+            if what == _BYTES:
+                if self._first:
+                    yield self._first
+                self._take_first()
+            elif what == _TEXT:
+                for text in self._take_first_text():
+                    yield text
+            else:
+                for event in self._take_first():
+                    yield event
+            while True:
+                # hot loop: one read, one feed; _waiting lets the total timeout cancel the read only
+                self._waiting = True
+                piece = await read()
+                self._waiting = False
+                if not piece:
+                    break
+                if on_read is not None:
+                    on_read(time.perf_counter(), piece)
+                if self._expired:
+                    raise self._timed_out()
+                if what == _EVENTS:
+                    for event in self._feed(piece):
+                        yield event
+                elif what == _TEXT:
+                    for text in self._feed_text(piece):
+                        yield text
+                else:
                     yield piece
                     self._feed(piece)
-                    continue
-                for event in self._feed(piece):
-                    yield event
             done = True
-        except transport_error as exc:
+        except errors as exc:
+            self._waiting = False
             raise self._lost(exc) from exc
         except StreamError as exc:
             self._failed(exc)
             raise
+        except asyncio.CancelledError:
+            self._waiting = False
+            if not self._expired:
+                raise
+            raise self._timed_out() from None
         finally:
+            if done:
+                self._finish_quietly()
             await self.aclose()
             if not done:
                 self._stop_clock(None)
-        self._finish()
+        if self._error is not None:
+            raise self._error
 
-    async def text(self) -> AsyncIterator[str]:
+    def _finish_quietly(self) -> None:
+        """Fold the end before closing (so the connection goes back to the pool); a failure
+        is kept in ``_error`` and raised after the close."""
+        try:
+            self._finish()
+        except StreamError:
+            pass
+
+    def text(self) -> AsyncIterator[str]:
         """The text deltas of the answer, as they arrive."""
-        async for event in self:
-            if event.type == "content.delta":
-                yield event.delta  # type: ignore[attr-defined]
+        return self._pump(_TEXT)
 
     async def result(self) -> dict[str, Any]:
         """Read the rest of the stream and return the completion (see ``ChatStream.result``)."""

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import dataclasses
 import random
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from ._generate import (
     encode,
     split_point,
 )
+from ._pacer import Pacer
 from ._providers import SHAPES
 
 Scope = MutableMapping[str, Any]
@@ -53,6 +55,25 @@ class MockStats:
     last_body: Any = None
 
 
+#: Answers kept encoded, by request shape (the most recently used ones).
+CACHED_ANSWERS = 256
+#: Sleeps at least this long wake early when the client leaves (shorter ones just end).
+LONG_SLEEP_S = 0.05
+
+
+Write = dict[str, Any]  # one prebuilt ASGI body message
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request shape's answer, encoded once: every chunk as an event, and (when the
+    answer has no fault, comment or cut write) the whole body as its writes, each an ASGI
+    message with the delay to wait before it."""
+
+    events: list[bytes]
+    plan: list[tuple[float, Write]] | None
+
+
 class MockApp:
     """ASGI app answering like an OpenAI-compatible server, per ``MockConfig``."""
 
@@ -60,6 +81,32 @@ class MockApp:
         self.config = config or MockConfig()
         self.stats = MockStats()
         self._faults_served: collections.Counter[MockConfig] = collections.Counter()
+        self._answers: collections.OrderedDict[tuple[Any, ...], Answer] = collections.OrderedDict()
+        self._paced_on: asyncio.AbstractEventLoop | None = None
+        self._paced_by: Pacer | None = None
+
+    def _pacer(self) -> Pacer:
+        """The pacer of the running loop (made on first use; a new loop gets a new one)."""
+        loop = asyncio.get_running_loop()
+        if self._paced_on is not loop:
+            self._paced_on, self._paced_by = loop, Pacer(loop)
+        assert self._paced_by is not None
+        return self._paced_by
+
+    def _answer(self, config: MockConfig, request: dict[str, Any], body: bytes) -> Answer:
+        """The answer to this request, from the cache when the same shape was asked before
+        (same settings, same body, within the same second: ``created`` is in seconds)."""
+        key = (config, body, int(time.time()))
+        answer = self._answers.get(key)
+        if answer is not None:
+            self._answers.move_to_end(key)
+            return answer
+        events = [encode(chunk) for chunk in completion_chunks(config, request)]
+        answer = Answer(events, _plan(config, events) if _plain(config) else None)
+        self._answers[key] = answer
+        if len(self._answers) > CACHED_ANSWERS:
+            self._answers.popitem(last=False)
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -99,11 +146,11 @@ class MockApp:
             headers = [] if config.retry_after is None else [(b"retry-after", str(config.retry_after).encode())]
             await _json(send, config.status, _error(f"mock status {config.status}", "mock_error"), headers)
             return
-        chunks = completion_chunks(config, request)
+        answer = self._answer(config, request, body)
         if not request.get("stream"):
-            await _json(send, 200, _whole(chunks))
+            await _json(send, 200, _whole(answer.events))
             return
-        await self._stream(config, chunks, receive, send)
+        await self._stream(config, answer, receive, send)
 
     def _this_time(self, config: MockConfig) -> MockConfig:
         """The config without its faults once they have hit ``fault_times`` requests."""
@@ -115,46 +162,25 @@ class MockApp:
         return dataclasses.replace(config, status=200, retry_after=None, error_after=None, close_after=None,
                                    stall_after=None)
 
-    async def _stream(self, config: MockConfig, chunks: list[dict[str, Any]], receive: Receive, send: Send) -> None:
+    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send) -> None:
         self.stats.streams_started += 1
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
         ]})
         gone = asyncio.Event()
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
-        rng = random.Random(config.seed)
+        paced: asyncio.Future[bool] | None = None
+        if answer.plan is not None and config.itl:
+            paced = asyncio.get_running_loop().create_future()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone, paced))
         try:
-            preamble = SHAPES[config.provider].preamble
-            pending: list[bytes] = [preamble] if preamble else []
-            for number, item in enumerate(chunks):
-                if gone.is_set():
-                    break
-                if number == config.stall_after:
-                    await gone.wait()  # send nothing more until the client leaves
-                    break
-                if number == config.close_after:
-                    await self._write(send, pending, config)
-                    raise DroppedConnection(f"mock: connection dropped after {number} chunks")
-                if number == config.error_after:
-                    pending.append(encode({"error": {"message": f"mock error after {number} chunks",
-                                                     "type": "server_error", "code": "mock_error"}}))
-                    await self._write(send, pending, config)
-                    await send({"type": "http.response.body", "body": b""})
-                    return
-                delay = config.ttft if number == 0 else config.itl
-                if delay:
-                    await self._write(send, pending, config)
-                    pending = []
-                    await _sleep(delay * (1 + config.jitter * (2 * rng.random() - 1)), gone)
-                if config.keepalive_every and number and number % config.keepalive_every == 0:
-                    pending.append(KEEPALIVE)
-                pending.append(encode(item))
-                if len(pending) >= config.events_per_write:
-                    await self._write(send, pending, config)
-                    pending = []
+            if paced is not None and answer.plan is not None:
+                self._pacer().start(answer.plan, send, gone, random.Random(config.seed), config.jitter, paced)
+                finished = await paced
+            elif answer.plan is not None:
+                finished = await self._send_planned(config, answer.plan, send, gone)
             else:
-                pending.append(DONE)
-                await self._write(send, pending, config)
+                finished = await self._send_paced(config, answer.events, send, gone)
+            if finished:
                 await send({"type": "http.response.body", "body": b""})
                 self.stats.streams_finished += 1
         finally:
@@ -163,24 +189,119 @@ class MockApp:
                 self.stats.disconnects += 1
 
     @staticmethod
+    async def _send_planned(config: MockConfig, plan: list[tuple[float, Write]], send: Send,
+                            gone: asyncio.Event) -> bool:
+        """The fast path (no fault, comment or cut write): the writes and the waits were
+        built with the answer; per write, a sleep (when there is a delay) and a send."""
+        rng = random.Random(config.seed)
+        jitter = config.jitter
+        sleep = asyncio.sleep
+        for delay, message in plan:
+            if delay:
+                if jitter:
+                    delay *= 1 + jitter * (2 * rng.random() - 1)
+                if delay < LONG_SLEEP_S:
+                    await sleep(delay)
+                else:
+                    await _sleep(delay, gone)
+            if gone.is_set():
+                return False
+            await send(message)
+        return True
+
+    async def _send_paced(self, config: MockConfig, events: list[bytes], send: Send, gone: asyncio.Event) -> bool:
+        """Chunk by chunk: delays, keep-alive comments, split writes and faults.  True when
+        the stream ended normally (a ``[DONE]`` was sent)."""
+        rng = random.Random(config.seed)
+        write_size = config.write_size
+        preamble = SHAPES[config.provider].preamble
+        pending: list[bytes] = [preamble] if preamble else []
+        for number, event in enumerate(events):
+            if gone.is_set():
+                return False
+            if number == config.stall_after:
+                await self._write(send, pending, config)
+                await gone.wait()  # send nothing more until the client leaves
+                return False
+            if number == config.close_after:
+                await self._write(send, pending, config)
+                raise DroppedConnection(f"mock: connection dropped after {number} chunks")
+            if number == config.error_after:
+                pending.append(encode({"error": {"message": f"mock error after {number} chunks",
+                                                 "type": "server_error", "code": "mock_error"}}))
+                await self._write(send, pending, config)
+                await send({"type": "http.response.body", "body": b""})
+                return False
+            delay = config.ttft if number == 0 else config.itl
+            if delay:
+                await self._write(send, pending, config)
+                if config.jitter:
+                    delay *= 1 + config.jitter * (2 * rng.random() - 1)
+                await _sleep(delay, gone)
+            if config.keepalive_every and number and number % config.keepalive_every == 0:
+                pending.append(KEEPALIVE)
+            pending.append(event)
+            if len(pending) >= write_size:
+                await self._write(send, pending, config)
+        pending.append(DONE)
+        await self._write(send, pending, config)
+        return True
+
+    @staticmethod
     async def _write(send: Send, pending: list[bytes], config: MockConfig) -> None:
         if not pending:
             return
-        data = b"".join(pending)
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
-        parts = [data]
         if config.split_writes and len(data) > 1:
             cut = split_point(data)
-            parts = [data[:cut], data[cut:]]
-        for part in parts:
-            await send({"type": "http.response.body", "body": part, "more_body": True})
+            await send({"type": "http.response.body", "body": data[:cut], "more_body": True})
+            data = data[cut:]
+        await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
-def _whole(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+def _plain(config: MockConfig) -> bool:
+    """Whether the answer's writes can be planned when it is built: no comment, no cut
+    write, no fault."""
+    return (not config.keepalive_every and not config.split_writes
+            and config.stall_after is None and config.close_after is None and config.error_after is None)
+
+
+def _plan(config: MockConfig, events: list[bytes]) -> list[tuple[float, Write]]:
+    """The body's writes and the wait before each, grouped as ``_send_paced`` groups them:
+    ``write_size`` items a write (the provider's preamble counts as one), what is pending
+    written before each delay, ``[DONE]`` with the last ones."""
+    plan: list[tuple[float, Write]] = []
+    preamble = SHAPES[config.provider].preamble
+    pending: list[bytes] = [preamble] if preamble else []
+    wait = 0.0
+
+    def flush() -> None:
+        nonlocal wait
+        if pending:
+            plan.append((wait, {"type": "http.response.body", "body": b"".join(pending), "more_body": True}))
+            pending.clear()
+            wait = 0.0
+
+    size = config.write_size
+    for number, event in enumerate(events):
+        delay = config.ttft if number == 0 else config.itl
+        if delay:
+            flush()
+            wait = delay
+        pending.append(event)
+        if len(pending) >= size:
+            flush()
+    pending.append(DONE)
+    flush()
+    return plan
+
+
+def _whole(events: list[bytes]) -> dict[str, Any]:
     """The non-streaming answer: the stream folded by streamfold itself."""
-    from .. import fold
+    from .._api import fold
 
-    return fold(b"".join(encode(chunk) for chunk in chunks) + DONE)
+    return fold(b"".join(events) + DONE)
 
 
 def _overrides(scope: Scope, request: dict[str, Any]) -> dict[str, Any]:
@@ -211,18 +332,25 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(parts)
 
 
-async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event, paced: asyncio.Future[bool] | None) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             gone.set()
+            if paced is not None and not paced.done():
+                paced.set_result(False)  # the stream's task goes on at once; the pacer drops it
             return
 
 
 async def _sleep(seconds: float, gone: asyncio.Event) -> None:
-    """Sleep, waking early if the client leaves."""
+    """Sleep; a long sleep wakes early if the client leaves.  A short one is a plain sleep
+    (waiting on the event as well costs a task and a timer per chunk: most of the server's
+    CPU at a real inter-token latency); the caller checks ``gone`` right after it."""
+    if seconds < LONG_SLEEP_S:
+        await asyncio.sleep(max(0.0, seconds))
+        return
     try:
-        await asyncio.wait_for(gone.wait(), timeout=max(0.0, seconds))
+        await asyncio.wait_for(gone.wait(), timeout=seconds)
     except asyncio.TimeoutError:
         pass
 

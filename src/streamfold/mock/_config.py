@@ -12,6 +12,8 @@ from ._providers import SHAPES
 CONFIG_HEADER = "x-streamfold-mock"
 #: Request body member with the same role (removed before the request is read).
 CONFIG_FIELD = "mock"
+#: Events per write when ``events_per_write`` is None and ``itl`` is 0.
+BURST_EVENTS = 16
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,9 @@ class MockConfig:
     ``usage`` (None: as the request's ``stream_options.include_usage``).
     Timing: ``ttft`` seconds before the first chunk, ``itl`` between chunks, each varied
     by up to ``jitter`` (a fraction) at random.  Wire: ``events_per_write`` events per
-    network write; ``split_writes`` cuts every write in two, inside a UTF-8 character
+    network write (None: one, as real servers write them, when ``itl`` is above 0, and
+    ``BURST_EVENTS`` when it is 0, so that a server with no delay is cheap to run);
+    ``split_writes`` cuts every write in two, inside a UTF-8 character
     when there is one, else inside the JSON; a ``: keep-alive`` comment every
     ``keepalive_every`` chunks.  Faults: ``status`` (429 or 500 ...) answered instead of a
     stream, with ``retry_after`` seconds as ``Retry-After``; after ``error_after`` chunks
@@ -48,7 +52,7 @@ class MockConfig:
     ttft: float = 0.0
     itl: float = 0.0
     jitter: float = 0.0
-    events_per_write: int = 1
+    events_per_write: int | None = None
     split_writes: bool = False
     keepalive_every: int = 0
     status: int = 200
@@ -65,8 +69,9 @@ class MockConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("tokens_per_chunk", "events_per_write"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         for name in ("ttft", "itl", "jitter"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -77,8 +82,17 @@ class MockConfig:
         if self.n is not None and self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
 
+    @property
+    def write_size(self) -> int:
+        """Events per network write, ``events_per_write`` or its default."""
+        if self.events_per_write is not None:
+            return self.events_per_write
+        return 1 if self.itl > 0 else BURST_EVENTS
+
     def merged(self, overrides: dict[str, Any]) -> MockConfig:
         """This config with ``overrides`` applied; unknown names raise ``ValueError``."""
+        if not overrides:
+            return self
         names = {field.name for field in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:

@@ -1,14 +1,23 @@
 """Running the mock app under uvicorn: in a background thread (tests, benchmarks, the CLI's
-``chat`` with no base URL) or in the foreground (``python -m streamfold serve``)."""
+``chat`` with no base URL) or in the foreground (``python -m streamfold serve``), in one
+process or in several worker processes sharing the port.
+
+uvicorn picks its C HTTP parser (httptools) and uvloop when they are installed (the
+``server`` extra brings both); the thread's loop is uvloop's too when it is there.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
+
+import orjson
 
 from ._app import DroppedConnection, MockApp
 from ._config import MockConfig
@@ -32,6 +41,10 @@ class _HideDeliberateDrops(logging.Filter):
 
 logging.getLogger("uvicorn.error").addFilter(_HideDeliberateDrops())
 
+#: uvicorn settings that cost per request and that a mock does not need: no proxy-header
+#: middleware (no proxy in front), no Server header.
+_LEAN: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+
 
 class MockServer:
     """The mock server on ``host`` (127.0.0.1) and an ephemeral port, in a thread.
@@ -49,7 +62,7 @@ class MockServer:
         served = self.app if wrap is None else wrap(self.app)
         self._server = uvicorn.Server(uvicorn.Config(  # the app in front may hold resources to close
             served, host=host, port=port, log_level="warning", lifespan="off" if wrap is None else "on",
-            access_log=False,
+            access_log=False, **_LEAN,
         ))
         self._thread: threading.Thread | None = None
         self.host = host
@@ -66,7 +79,7 @@ class MockServer:
         failure: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = _new_event_loop()
             try:
                 loop.run_until_complete(self._serve(started))
             except BaseException as exc:  # reported to start()
@@ -109,7 +122,38 @@ class MockServer:
         self.stop()
 
 
-def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False) -> None:
-    """Serve the mock in the foreground until interrupted (``quiet``: no line per request)."""
-    _uvicorn().run(MockApp(config), host=host, port=port, log_level="warning" if quiet else "info",
-                   access_log=not quiet, lifespan="off")
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+#: How ``serve(workers=N)`` hands the config to its worker processes.
+CONFIG_ENVIRONMENT = "STREAMFOLD_MOCK_CONFIG"
+
+
+def app_from_environment() -> MockApp:
+    """The app of one worker process: the config ``serve`` left in the environment."""
+    settings = orjson.loads(os.environ.get(CONFIG_ENVIRONMENT, "{}"))
+    return MockApp(MockConfig(**settings))
+
+
+def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False,
+          workers: int = 1) -> None:
+    """Serve the mock in the foreground until interrupted (``quiet``: no line per request).
+
+    ``workers`` > 1 runs that many processes on the same port (uvicorn's supervisor); each
+    keeps its own ``stats`` and counts ``fault_times`` on its own.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning" if quiet else "info",
+                               "access_log": not quiet, "lifespan": "off", **_LEAN}
+    if workers == 1:
+        _uvicorn().run(MockApp(config), **options)
+        return
+    os.environ[CONFIG_ENVIRONMENT] = orjson.dumps(dataclasses.asdict(config or MockConfig())).decode()
+    _uvicorn().run(f"{__name__}:app_from_environment", factory=True, workers=workers, **options)

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from .._errors import IncompleteStreamError, StreamAPIError, StreamDecodeError, StreamError
-from ..client import APIConnectionError, APIError, APIStatusError, APITimeoutError
+from .._errors import IncompleteStreamError, StreamAPIError, StreamDecodeError, StreamError, StreamfoldError
+from ..client import APIConnectionError, APIStatusError, APITimeoutError
 
 KEEPALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
@@ -69,4 +69,4 @@ def failure_status(exc: BaseException) -> int:
 
 def expected(exc: BaseException) -> bool:
     """A failure of the stream or of its upstream, not of the relay or of the code around it."""
-    return isinstance(exc, (StreamError, APIError))
+    return isinstance(exc, StreamfoldError)
