@@ -68,7 +68,8 @@ Served = tuple[subprocess.Popen[bytes], list[str]]
 @pytest.fixture
 def served() -> Iterator[Served]:
     """``streamfold serve --port 0`` (a free port) with some settings, once it answers; its banner."""
-    with serving("--provider", "groq", "--n", "2", "--usage", "--output-tokens", "3", "--text", "one two three") as both:
+    settings = ("--provider", "groq", "--n", "2", "--usage", "--output-tokens", "3", "--text", "one two three")
+    with serving(*settings) as both:
         yield both
 
 

@@ -578,7 +578,12 @@ def _saved(tmp_path: Path) -> list[tuple[Any, ...]]:
 def test_the_readme_shows_the_example() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme[readme.index("## Serving a web page"):]
-    block = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
-    assert block.count("\n") > 10 and block in EXAMPLE.read_text()
-    commands = section[section.index("```sh\n") + len("```sh\n"):section.index("```\n", section.index("```sh"))]
-    assert all(line in EXAMPLE.read_text() for line in commands.splitlines())  # the docstring has them
+    assert block_of(section, "python").count("\n") > 10 and block_of(section, "python") in EXAMPLE.read_text()
+    commands = block_of(section, "sh").splitlines()
+    assert commands and all(line in EXAMPLE.read_text() for line in commands)  # the docstring has them
+
+
+def block_of(text: str, language: str) -> str:
+    """The first fenced code block of ``language`` in ``text``."""
+    start = text.index(f"```{language}\n") + len(f"```{language}\n")
+    return text[start:text.index("```\n", start)]

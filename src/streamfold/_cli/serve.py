@@ -38,7 +38,7 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
     "tool_calls": ("N", "answer with N parallel tool calls instead of text"),
     "n": ("N", "choices per answer (default: the request's n)"),
     "usage": (None, "send usage (default: when the request asks with stream_options.include_usage)"),
-    "model": ("NAME", "the model named in the answer (default: the request's)"),
+    "model": ("NAME", "the model named in the answer (default: the request's); with --ui, the model the page asks for"),
     "ttft": ("S", "seconds before the first chunk"),
     "itl": ("S", "seconds between chunks"),
     "jitter": ("F", "vary every delay at random by up to this fraction"),

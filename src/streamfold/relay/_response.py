@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+import orjson
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -305,8 +306,6 @@ class _Relay:
         return data_event({"error": error_object(error)})
 
     async def _error_response(self, error: BaseException) -> None:
-        import orjson
-
         body = orjson.dumps({"error": error_object(error)})
         self._started = True
         await self._send({"type": "http.response.start", "status": failure_status(error), "headers": [
