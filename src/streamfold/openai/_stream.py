@@ -309,8 +309,10 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive, unchanged (to relay them): each read is given,
         then folded into the stream's state (callbacks called), so ``get_final_completion()``
-        holds after the loop."""
-        return self._read(True)
+        holds after the loop.  A stream is read once: either its events or its bytes."""
+        if self._events is None:
+            self._events = self._read(True)
+        return self._events
 
     async def _read(self, raw: bool) -> AsyncGenerator[Any, None]:
         await self._send()
