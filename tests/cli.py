@@ -3,11 +3,17 @@ in a subprocess, against the implementation a test asks for."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from typing import Any
+
+import httpx
 
 PREFIX = "streamfold: error: "
 
@@ -63,3 +69,29 @@ def run_with_terminal_stderr(*args: str, impl: str = "c") -> tuple[subprocess.Co
     finally:
         os.close(leader)
     return proc, shown.decode()
+
+
+@contextlib.contextmanager
+def serving(*args: str, banner_lines: int = 3) -> Iterator[tuple[subprocess.Popen[bytes], list[str]]]:
+    """``streamfold serve --port 0 --quiet ARGS`` running, once it answers, and its banner's
+    lines; stopped with Ctrl-C (SIGINT) at the end if the test did not stop it."""
+    proc = subprocess.Popen(argv("serve", "--port", "0", "--quiet", *args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    with proc:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline().decode() for _ in range(banner_lines)]
+        base = banner[1].split()[2]
+        deadline = time.monotonic() + 30
+        try:
+            while True:  # the banner comes as uvicorn starts: wait until it listens
+                try:
+                    httpx.get(f"{base}/models", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.05)
+            yield proc, banner
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import orjson
 import pytest
 
 import streamfold
-from cli import argv, cli_env, one_error, run
+from cli import one_error, run, serving
 from streamfold.mock import MockConfig
 
 pytest.importorskip("uvicorn")
@@ -69,27 +68,9 @@ Served = tuple[subprocess.Popen[bytes], list[str]]
 @pytest.fixture
 def served() -> Iterator[Served]:
     """``streamfold serve --port 0`` (a free port) with some settings, once it answers; its banner."""
-    proc = subprocess.Popen(argv("serve", "--port", "0", "--quiet", "--provider", "groq", "--n", "2",
-                                 "--usage", "--output-tokens", "3", "--text", "one two three"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
-    with proc:
-        assert proc.stdout is not None
-        banner = [proc.stdout.readline().decode() for _ in range(3)]
-        base = banner[1].split()[2]
-        deadline = time.monotonic() + 30
-        try:
-            while True:  # the banner comes as uvicorn starts: wait until it listens
-                try:
-                    httpx.get(f"{base}/models", timeout=2)
-                    break
-                except httpx.TransportError:
-                    assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-                    time.sleep(0.05)
-            yield proc, banner
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=30)
+    settings = ("--provider", "groq", "--n", "2", "--usage", "--output-tokens", "3", "--text", "one two three")
+    with serving(*settings) as both:
+        yield both
 
 
 def test_serve_prints_the_base_url_and_a_curl_line_that_works(served: Served) -> None:

@@ -8,13 +8,16 @@ when it is installed.  ``IMPLEMENTATION`` says whether the Cython core ("cython"
 pure-Python twin ("python") is in use.  ``streamfold.mock`` (the mock server:
 ``MockServer``, ``MockConfig``) is imported on first use, so ``import streamfold`` stays
 light; ``streamfold.openai`` (the drop-in for the official client) is imported as
-``from streamfold.openai import ...``.
+``from streamfold.openai import ...``.  ``streamfold.relay`` forwards a stream to a browser
+while folding it (Starlette), also imported on first use; ``Coalescer`` / ``coalesce`` /
+``acoalesce`` join text deltas into fewer pieces for a UI.
 """
 
 import importlib
 from types import ModuleType
 
 from ._api import afold, aiter_events, fold, iter_events
+from ._coalesce import Coalescer, acoalesce, coalesce
 from ._run import run
 from .client import (
     APIConnectionError,
@@ -58,7 +61,7 @@ from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEven
 
 
 #: Subpackages imported when first used as attributes.
-_LAZY_SUBPACKAGES = ("mock",)
+_LAZY_SUBPACKAGES = ("mock", "relay")
 
 
 def __getattr__(name: str) -> ModuleType:
@@ -81,6 +84,7 @@ __all__ = [
     "IMPLEMENTATION",
     "ChatAccumulator",
     "ChatEvent",
+    "Coalescer",
     "ChunkEvent",
     "ContentDeltaEvent",
     "ContentDoneEvent",
@@ -104,8 +108,10 @@ __all__ = [
     "StreamError",
     "StreamfoldError",
     "TruncatedCompletionError",
+    "acoalesce",
     "afold",
     "aiter_events",
+    "coalesce",
     "fold",
     "iter_events",
     "run",

@@ -1,4 +1,5 @@
-"""``streamfold serve``: the mock OpenAI-compatible server, in the foreground.
+"""``streamfold serve``: the mock OpenAI-compatible server, in the foreground (``--ui``: with
+a chat page at ``/``, whose answers come from the mock or from ``--base-url``).
 
 Every ``MockConfig`` setting is an option, made from the dataclass's fields and their
 types: a setting added to ``MockConfig`` later gets its option by itself (``SETTING_HELP``
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shlex
 import socket
 import sys
@@ -22,6 +24,7 @@ import orjson
 from ..mock import MockConfig
 from ..mock._config import BURST_EVENTS
 from ..mock._providers import SHAPES
+from .chat import base_url
 from .common import FAILED, OK, UsageError, error, port_number, positive_int, write_json
 
 #: Namespace attributes of the settings are this prefix and the field's name.
@@ -37,7 +40,7 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
     "usage": (None, "send usage (default: when the request asks with stream_options.include_usage)"),
     "continuous_usage": (None, "usage in every chunk, the tokens so far (default: when the request asks with "
                          "stream_options.continuous_usage_stats, as vLLM)"),
-    "model": ("NAME", "the model named in the answer (default: the request's)"),
+    "model": ("NAME", "the model named in the answer (default: the request's); with --ui, the model the page asks for"),
     "ttft": ("S", "seconds before the first chunk"),
     "itl": ("S", "seconds between chunks"),
     "jitter": ("F", "vary every delay at random by up to this fraction"),
@@ -62,7 +65,7 @@ def add_parser(commands: Any) -> None:
     serve = commands.add_parser(
         "serve", help="run the mock OpenAI-compatible server (needs the 'server' extra)",
         description="Serve a mock OpenAI-compatible API (POST /v1/chat/completions, streaming or not; "
-        "GET /v1/models) until Ctrl-C.",
+        "GET /v1/models) until Ctrl-C; with --ui, also a chat page at / to try it (or --base-url) in a browser.",
         epilog="A request may change any setting for itself with a JSON object of settings in the "
         "x-streamfold-mock header or a 'mock' member of its body ('--print-config' shows the object).",
     )
@@ -75,7 +78,13 @@ def add_parser(commands: Any) -> None:
     server.add_argument("--quiet", action="store_true", help="log warnings only (no line per request)")
     server.add_argument("--print-config", action="store_true",
                         help="print the settings as JSON and exit (the object x-streamfold-mock takes)")
-    taken = {"host", "port", "workers", "quiet", "print_config"}
+    page = serve.add_argument_group("chat page")
+    page.add_argument("--ui", action="store_true",
+                      help="also serve a chat page at / whose answers stream through streamfold.relay")
+    page.add_argument("--base-url", type=base_url,
+                      help="with --ui: the OpenAI-compatible API the page asks (default: this mock server)")
+    page.add_argument("--api-key", help="with --ui and --base-url: its API key (default: OPENAI_API_KEY)")
+    taken = {"host", "port", "workers", "quiet", "print_config", "ui", "base_url", "api_key"}
     settings = serve.add_argument_group("what the mock sends (streamfold.mock.MockConfig)")
     hints = typing.get_type_hints(MockConfig)
     for field in dataclasses.fields(MockConfig):
@@ -151,17 +160,30 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         write_json(dataclasses.asdict(config), sys.stdout.buffer, indent=True)
         return OK
+    if not args.ui and (args.base_url or args.api_key):
+        raise UsageError(f"{'--base-url' if args.base_url else '--api-key'} is for the chat page: add --ui")
+    if args.ui and args.workers > 1:
+        raise UsageError("--ui serves the page from one process: drop --workers")
     try:
         from ..mock import serve
         import uvicorn  # noqa: F401  (checked before anything is printed)
     except ImportError:
         raise UsageError("the mock server needs uvicorn (the 'server' extra): pip install uvicorn") from None
+    if args.ui:
+        try:
+            from ..ui import serve as serve_page
+        except ImportError:
+            raise UsageError("--ui needs Starlette (the 'server' extra): pip install starlette") from None
     port = _free_to_listen(args.host, args.port)
     if port is None:
         return FAILED
-    sys.stdout.write(banner(args.host, port, config))
+    sys.stdout.write(banner(args.host, port, config, ui=args.ui, upstream=args.base_url))
     sys.stdout.flush()
-    serve(config, host=args.host, port=port, quiet=args.quiet, workers=args.workers)
+    if args.ui:
+        serve_page(config, host=args.host, port=port, quiet=args.quiet, base_url=args.base_url,
+                   api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), model=config.model or "mock")
+    else:
+        serve(config, host=args.host, port=port, quiet=args.quiet, workers=args.workers)
     return OK
 
 
@@ -183,8 +205,9 @@ def _free_to_listen(host: str, port: int) -> int | None:
         return int(probe.getsockname()[1])
 
 
-def banner(host: str, port: int, config: MockConfig) -> str:
-    """What ``serve`` prints on start: where it listens, the base URL, a request to copy."""
+def banner(host: str, port: int, config: MockConfig, *, ui: bool = False, upstream: str | None = None) -> str:
+    """What ``serve`` prints on start: where it listens, the base URL, a request to copy
+    (and with ``ui``, the chat page's address and where its answers come from)."""
     shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
     if ":" in shown:
         shown = f"[{shown}]"  # an IPv6 address in a URL
@@ -192,6 +215,7 @@ def banner(host: str, port: int, config: MockConfig) -> str:
     body = orjson.dumps({"model": config.model or "mock", "stream": True,
                          "messages": [{"role": "user", "content": "Hello!"}]}).decode()
     curl = f"curl -N {base}/chat/completions -H 'content-type: application/json' -d {shlex.quote(body)}"
+    page = f"chat page: http://{shown}:{port}/   (answers from {upstream or 'this mock server'})\n" if ui else ""
     return (f"streamfold mock server on {host}:{port} (Ctrl-C stops it)\n"
             f"base URL:  {base}   (streamfold chat hi --base-url {base}, or OPENAI_BASE_URL={base})\n"
-            f"try it:    {curl}\n")
+            f"try it:    {curl}\n{page}")

@@ -32,6 +32,8 @@ from ._timeout import Timeout
 
 
 _NO_EVENTS: list[ChatEvent] = []
+#: What an async stream's reading loop gives: its events, the text of its content deltas, or its bytes.
+_EVENTS, _TEXT, _BYTES = 0, 1, 2
 #: In result(), the bytes of a read folded with events while no content has come yet.
 _PROBE_BYTES = 4096
 
@@ -510,12 +512,19 @@ class AsyncChatStream(_StreamBase):
             self._timer = None
 
     def __aiter__(self) -> AsyncIterator[ChatEvent]:
-        return self._pump(False)
+        return self._pump(_EVENTS)
 
-    async def _pump(self, text_only: bool) -> AsyncIterator[Any]:
-        """Read the body into the accumulator; yield its events, or (``text_only``) the text
-        of its ``content.delta`` events (one generator, not one over the other: each level
-        of async generator costs a resumption per event)."""
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, unchanged (to relay them): each piece is given,
+        then folded, so ``partial``, ``result()`` and ``stats`` hold as when iterating
+        events; a bad piece is passed on, and its error raised at the next read."""
+        self._quiet = True
+        return self._pump(_BYTES)
+
+    async def _pump(self, what: int) -> AsyncIterator[Any]:
+        """Read the body into the accumulator; yield its events, the text of its
+        ``content.delta`` events (``_TEXT``), or the bytes read (``_BYTES``): one generator,
+        not one over the other, as each level of async generator costs a resumption per item."""
         if not self._check_usable():
             return
         await self._open()
@@ -525,7 +534,11 @@ class AsyncChatStream(_StreamBase):
         on_read = self._on_read
         done = False
         try:
-            if text_only:
+            if what == _BYTES:
+                if self._first:
+                    yield self._first
+                self._take_first()
+            elif what == _TEXT:
                 for text in self._take_first_text():
                     yield text
             else:
@@ -542,12 +555,15 @@ class AsyncChatStream(_StreamBase):
                     on_read(time.perf_counter(), piece)
                 if self._expired:
                     raise self._timed_out()
-                if text_only:
+                if what == _EVENTS:
+                    for event in self._feed(piece):
+                        yield event
+                elif what == _TEXT:
                     for text in self._feed_text(piece):
                         yield text
                 else:
-                    for event in self._feed(piece):
-                        yield event
+                    yield piece
+                    self._feed(piece)
             done = True
         except errors as exc:
             self._waiting = False
@@ -579,7 +595,7 @@ class AsyncChatStream(_StreamBase):
 
     def text(self) -> AsyncIterator[str]:
         """The text deltas of the answer, as they arrive."""
-        return self._pump(True)
+        return self._pump(_TEXT)
 
     async def result(self) -> dict[str, Any]:
         """Read the rest of the stream and return the completion (see ``ChatStream.result``)."""

@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -50,14 +51,19 @@ class MockServer:
     """The mock server on ``host`` (127.0.0.1) and an ephemeral port, in a thread.
 
     ``with MockServer(MockConfig(output_tokens=100)) as server: ... server.base_url``
-    (``http://127.0.0.1:PORT/v1``).  ``server.app.stats`` counts what it saw.
+    (``http://127.0.0.1:PORT/v1``).  ``server.app.stats`` counts what it saw.  ``wrap``
+    puts an ASGI app of yours in front of it (served: ``wrap(server.app)``, which hands
+    the mock what it does not answer itself; a relay, a page).
     """
 
-    def __init__(self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 wrap: Callable[[MockApp], Any] | None = None) -> None:
         uvicorn = _uvicorn()
         self.app = MockApp(config)
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, **_LEAN,
+        served = self.app if wrap is None else wrap(self.app)
+        self._server = uvicorn.Server(uvicorn.Config(  # the app in front may hold resources to close
+            served, host=host, port=port, log_level="warning", lifespan="off" if wrap is None else "on",
+            access_log=False, **_LEAN,
         ))
         self._thread: threading.Thread | None = None
         self.host = host

@@ -300,13 +300,21 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
 
     def __aiter__(self) -> AsyncIterator[Any]:
         if self._events is None:
-            self._events = self._read()
+            self._events = self._read(False)
         return self._events
 
     async def __anext__(self) -> Any:
         return await self.__aiter__().__anext__()
 
-    async def _read(self) -> AsyncGenerator[Any, None]:
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive, unchanged (to relay them): each read is given,
+        then folded into the stream's state (callbacks called), so ``get_final_completion()``
+        holds after the loop.  A stream is read once: either its events or its bytes."""
+        if self._events is None:
+            self._events = self._read(True)
+        return self._events
+
+    async def _read(self, raw: bool) -> AsyncGenerator[Any, None]:
         await self._send()
         if self._raw is None:  # closed before the request was sent
             return
@@ -314,6 +322,8 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
         feed, callbacks = self._state._feed_event, self._callbacks
         try:
             async for read in response.aiter_bytes():
+                if raw:
+                    yield read
                 for piece in event_pieces(read):  # one chunk at a time (see StreamState.iter_feed)
                     for event in feed(piece):
                         if callbacks:
@@ -321,7 +331,8 @@ class AsyncChatStream(_BaseStream[ResponseFormatT]):
                                 result = callback(event)
                                 if inspect.isawaitable(result):
                                     await result
-                        yield event
+                        if not raw:
+                            yield event
         except Exception as exc:
             await response.aclose()
             error = self._fail(exc)
