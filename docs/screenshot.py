@@ -2,7 +2,7 @@
 
 The page of ``streamfold serve --ui`` with the mock server behind it (answering with the
 text below, a word every 20 ms), one question asked in headless Chromium (Debian's
-``chromium``, driven by Playwright, as in tests/test_ui_browser.py); the picture is taken
+``chromium``, driven by Playwright, as in tests/relay/test_ui_browser.py); the picture is taken
 once the answer and its statistics are in, after a first question asked out of sight.
 Needs ``pip install ".[test]"`` and Chromium.
 """

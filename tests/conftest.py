@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, settings
 
 from streamfold import _api
 
+#: The repository, and the test data.
+ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 
 settings.register_profile(

@@ -22,6 +22,7 @@ from relayed import Answers, wait_until  # noqa: E402
 from streamfold.mock import MockConfig, MockServer  # noqa: E402
 from streamfold.relay import ClientDisconnected  # noqa: E402
 from streamfold.ui import chat_page  # noqa: E402
+from conftest import DATA
 
 #: What Chromium needs to run headless here: no sandbox (root in a container), no GPU, and
 #: nothing that reaches the network on its own.
@@ -122,7 +123,7 @@ def test_the_reader_keeps_what_a_read_cuts(page: Any) -> None:
     """The page's event-stream reader, fed the same bytes in pieces of every size from one
     byte up (cutting UTF-8 characters, lines, and CR LF pairs), gives the events that
     streamfold's own decoder gives."""
-    recorded = (Path(__file__).parent / "data" / "openai-recorded" / "parse_pydantic_tool.sse").read_bytes()
+    recorded = (DATA / "openai-recorded" / "parse_pydantic_tool.sse").read_bytes()
     odd = ("data: h\u00e9llo \U0001f642 \u65e5\u672c\r\n\r\n: keep-alive\n\nevent: x\ndata: a\ndata: b\r\r"
            "id: 7\ndata\n\ndata:no space\r\ndata:  two spaces\n\n\n\nretry: 5\ndata: after\r\n\r\n"
            "data: cut off at the end").encode()

@@ -15,7 +15,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 import streamfold  # noqa: E402
-from cli import one_error, run, serving  # noqa: E402
+from run_cli import one_error, run, serving  # noqa: E402
 from relayed import Answers  # noqa: E402
 from streamfold.mock import MockConfig, MockServer  # noqa: E402
 from streamfold.relay import ClientDisconnected  # noqa: E402

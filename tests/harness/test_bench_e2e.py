@@ -6,16 +6,15 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).parent.parent
 if str(ROOT) not in sys.path:  # plain `pytest` puts tests/ on sys.path, not the repository root
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import e2e
+from benchmarks import e2e  # noqa: E402
 
 NAMES = [contender.name for contender in e2e.CONTENDERS]
 

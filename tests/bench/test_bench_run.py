@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cli import one_error, run
+from run_cli import one_error, run
 from streamfold.bench import BenchConfig, BenchError, result_json
 from streamfold.bench import run as bench_run
 from streamfold.bench._record import FINAL_USAGE, OUTPUT_CHUNKS, PER_CHUNK_USAGE, RequestRecord, send

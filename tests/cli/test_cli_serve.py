@@ -11,7 +11,6 @@ import socket
 import subprocess
 import typing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +18,9 @@ import orjson
 import pytest
 
 import streamfold
-from cli import one_error, run, serving
+from run_cli import one_error, run, serving
 from streamfold.mock import MockConfig
+from conftest import ROOT
 
 pytest.importorskip("uvicorn")
 
@@ -114,5 +114,5 @@ def test_serve_and_chat_without_uvicorn_say_what_to_install(tmp_path: Any) -> No
 def test_the_readme_shows_the_banner_serve_prints() -> None:
     from streamfold._cli.serve import banner
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     assert banner("127.0.0.1", 8000, MockConfig()) in readme

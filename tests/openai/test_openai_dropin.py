@@ -26,7 +26,7 @@ from openai.lib.streaming import chat as openai_chat  # noqa: E402
 
 import streamfold  # noqa: E402
 import streamfold.openai as dropin_module  # noqa: E402
-from conftest import DATA  # noqa: E402
+from conftest import DATA, ROOT  # noqa: E402
 from openai_mock import (  # noqa: E402
     LOOSE_WEATHER,
     MESSAGES,
@@ -512,7 +512,7 @@ def test_no_snapshot_is_built_unless_read(dropin: SimpleNamespace, monkeypatch: 
 
 def test_the_readme_example_runs_offline() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPENAI_")}
-    script = Path(__file__).parent.parent / "examples" / "openai_client.py"
+    script = ROOT / "examples" / "openai_client.py"
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     sample = (Path(streamfold.__file__).parent / "data" / "sample.sse").read_bytes()

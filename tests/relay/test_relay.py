@@ -39,6 +39,7 @@ from streamfold.client import _stream  # noqa: E402
 from streamfold.mock import MockConfig, MockServer  # noqa: E402
 from streamfold.relay import ClientDisconnected, Coalescer, relay  # noqa: E402
 from streamfold.relay import _response, _wire  # noqa: E402
+from conftest import ROOT
 
 WORDS = "alpha beta gamma"
 MESSAGES = [{"role": "user", "content": "tell me about rivers"}]
@@ -530,7 +531,7 @@ def test_a_stream_gives_its_bytes_and_still_folds(server: MockServer, core: Simp
     assert isinstance(error, streamfold.StreamAPIError) and content_of(error.partial) == "alpha beta"
 
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "relay_fastapi.py"
+EXAMPLE = ROOT / "examples" / "relay_fastapi.py"
 
 
 def test_the_fastapi_example_streams_and_saves_every_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -576,7 +577,7 @@ def _saved(tmp_path: Path) -> list[tuple[Any, ...]]:
 
 
 def test_the_readme_shows_the_example() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Serving a web page"):]
     assert block_of(section, "python").count("\n") > 10 and block_of(section, "python") in EXAMPLE.read_text()
     commands = block_of(section, "sh").splitlines()

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from conftest import ROOT
 
-ROOT = Path(__file__).parent.parent
 
 
 def test_quick_harness_runs_every_section(tmp_path: Path) -> None:

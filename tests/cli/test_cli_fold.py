@@ -11,10 +11,11 @@ import orjson
 import pytest
 
 import streamfold
-from cli import argv, cli_env, one_error, run, run_with_terminal_stderr
+from run_cli import argv, cli_env, one_error, run, run_with_terminal_stderr
 from streams import chunk, sse
+from conftest import DATA
 
-SAMPLE = Path(__file__).parent / "data" / "openai-recorded" / "parse_multiple_pydantic_tools.sse"
+SAMPLE = DATA / "openai-recorded" / "parse_multiple_pydantic_tools.sse"
 BUNDLED = Path(streamfold.__file__).parent / "data" / "sample.sse"
 #: A stream whose second event is not JSON: the first one's text must survive.
 BAD = sse(chunk("kept", role="assistant"), done=False) + b"data: {oops\n\n"

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 import streamfold
-from cli import argv, cli_env, one_error, run
+from run_cli import argv, cli_env, one_error, run
 
 pytest.importorskip("uvicorn")
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import serving  # noqa: E402

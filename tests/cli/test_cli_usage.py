@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import cli_env, one_error, run
+from run_cli import cli_env, one_error, run
 
 #: argv -> words the one-line message must hold.
 BAD_ARGUMENTS = [
