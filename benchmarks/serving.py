@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,27 @@ PEER = "AIPerf"
 SAMPLE_S = 0.1
 RUN_TIMEOUT_S = 900.0
 #: Words the peer's tokenizer knows (the mock's lorem words); others count as one token each.
-_VOCABULARY = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
-               "dolore magna aliqua").split()
+_VOCABULARY = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+]
 #: The one prompt both harnesses send, every request (the same body each time: the mock encodes
 #: its answer once, as it would for either harness).
 PROMPT = " ".join(_VOCABULARY[:8] * 4)
@@ -88,13 +108,13 @@ class Mode:
         return self.ttft + (self.tokens - 1) * self.itl
 
 
-def _levels(ttft: float, itl: float, tokens: int, sequential: int, streams: Sequence[int],
-            rounds: float) -> tuple[Level, ...]:
+def _levels(
+    ttft: float, itl: float, tokens: int, sequential: int, streams: Sequence[int], rounds: float
+) -> tuple[Level, ...]:
     """Level 1 sends ``sequential`` requests one after another; the others ``rounds`` times
     their streams, at the rate that keeps that many in flight."""
     duration = ttft + (tokens - 1) * itl
-    return (Level(1, sequential, None),
-            *(Level(n, int(n * rounds), n / duration) for n in streams))
+    return (Level(1, sequential, None), *(Level(n, int(n * rounds), n / duration) for n in streams))
 
 
 FULL = Mode(0.1, 0.1, 40, _levels(0.1, 0.1, 40, 6, (256, 1024), 3.0), peer=True)
@@ -150,12 +170,14 @@ class Sampler(threading.Thread):
         the samples do not cover the span."""
         if len(self.samples) < 2 or not self.samples[0][0] <= start < end <= self.samples[-1][0]:
             return None
-        return (_at(self.samples, end, 1) - _at(self.samples, start, 1),
-                _at(self.samples, end, 2) - _at(self.samples, start, 2))
+        return (
+            _at(self.samples, end, 1) - _at(self.samples, start, 1),
+            _at(self.samples, end, 2) - _at(self.samples, start, 2),
+        )
 
 
 def _at(samples: list[tuple[float, float, float]], moment: float, column: int) -> float:
-    for earlier, later in zip(samples, samples[1:]):
+    for earlier, later in itertools.pairwise(samples):
         if earlier[0] <= moment <= later[0]:
             share = (moment - earlier[0]) / (later[0] - earlier[0]) if later[0] > earlier[0] else 0.0
             return earlier[column] + (later[column] - earlier[column]) * share
@@ -187,9 +209,27 @@ def write_prompts(directory: Path) -> tuple[Path, Path]:
 
 
 def _ours_command(base_url: str, mode: Mode, level: Level, result: Path, prompts: Path) -> list[str]:
-    command = [sys.executable, "-m", "streamfold", "bench", "--base-url", base_url, "--model", MODEL,
-               "--dataset", str(prompts), "--num-prompts", str(level.requests), "--output-len",
-               str(mode.tokens), "--max-concurrency", str(level.streams), "--result-json", str(result), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamfold",
+        "bench",
+        "--base-url",
+        base_url,
+        "--model",
+        MODEL,
+        "--dataset",
+        str(prompts),
+        "--num-prompts",
+        str(level.requests),
+        "--output-len",
+        str(mode.tokens),
+        "--max-concurrency",
+        str(level.streams),
+        "--result-json",
+        str(result),
+        "--quiet",
+    ]
     if level.rate is not None:
         command += ["--request-rate", repr(level.rate)]
     return command
@@ -201,10 +241,19 @@ def _ours_result(result: Path) -> Measured:
     starts = [data["start_times"][i] for i in ok]
     ends = [data["start_times"][i] + data["latencies"][i] for i in ok]
     cost = data["client_overhead"]
-    return Measured([data["ttfts"][i] * 1000 for i in ok], [gap * 1000 for i in ok for gap in data["itls"][i]],
-                    (min(starts), max(ends)) if ok else (0.0, 0.0), data["completed"], data["failed"],
-                    {"self_cpu_us_per_chunk": cost["cpu_us_per_chunk"], "busy": cost["busy"],
-                     "p99_loop_lag_ms": cost["p99_loop_lag_ms"], "warnings": data["warnings"]})
+    return Measured(
+        [data["ttfts"][i] * 1000 for i in ok],
+        [gap * 1000 for i in ok for gap in data["itls"][i]],
+        (min(starts), max(ends)) if ok else (0.0, 0.0),
+        data["completed"],
+        data["failed"],
+        {
+            "self_cpu_us_per_chunk": cost["cpu_us_per_chunk"],
+            "busy": cost["busy"],
+            "p99_loop_lag_ms": cost["p99_loop_lag_ms"],
+            "warnings": data["warnings"],
+        },
+    )
 
 
 def peer_available() -> bool:
@@ -223,18 +272,45 @@ def write_tokenizer(directory: Path) -> Path:
     tokenizer.decoder = decoders.WordPiece(prefix="##")  # joins the words with spaces
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(directory / "tokenizer.json"))
-    (directory / "tokenizer_config.json").write_text(json.dumps(
-        {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "model_max_length": 1_000_000}))
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "model_max_length": 1_000_000})
+    )
     return directory
 
 
-def _peer_command(base_url: str, mode: Mode, level: Level, artifacts: Path, tokenizer: Path,
-                  prompts: Path) -> list[str]:
-    command = [sys.executable, "-m", "aiperf", "profile", "--model", MODEL, "--url", base_url.removesuffix("/v1"),
-               "--endpoint-type", "chat", "--streaming", "--tokenizer", str(tokenizer), "--concurrency",
-               str(level.streams), "--request-count", str(level.requests), "--input-file", str(prompts),
-               "--custom-dataset-type", "single_turn", "--osl", str(mode.tokens), "--use-server-token-count",
-               "--ui-type", "none", "--artifact-dir", str(artifacts)]
+def _peer_command(
+    base_url: str, mode: Mode, level: Level, artifacts: Path, tokenizer: Path, prompts: Path
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "aiperf",
+        "profile",
+        "--model",
+        MODEL,
+        "--url",
+        base_url.removesuffix("/v1"),
+        "--endpoint-type",
+        "chat",
+        "--streaming",
+        "--tokenizer",
+        str(tokenizer),
+        "--concurrency",
+        str(level.streams),
+        "--request-count",
+        str(level.requests),
+        "--input-file",
+        str(prompts),
+        "--custom-dataset-type",
+        "single_turn",
+        "--osl",
+        str(mode.tokens),
+        "--use-server-token-count",
+        "--ui-type",
+        "none",
+        "--artifact-dir",
+        str(artifacts),
+    ]
     if level.rate is not None:
         command += ["--request-rate", repr(level.rate), "--arrival-pattern", "poisson"]
     return command
@@ -257,12 +333,17 @@ def _peer_result(artifacts: Path, wall_offset: float) -> Measured:
     return Measured(ttfts, itls, (min(starts), max(ends)) if starts else (0.0, 0.0), completed, failed, {})
 
 
-def _run_harness(command: list[str], cpu: int | None, server: e2e.Server, env: dict[str, str] | None = None
-                 ) -> Sampler:
+def _run_harness(command: list[str], cpu: int | None, server: e2e.Server, env: dict[str, str] | None = None) -> Sampler:
     """Run ``command`` pinned to ``cpu`` while sampling its CPU; raise if it fails."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                   preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None)
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None,
+        )
         sampler = Sampler(process.pid, server.process.pid)
         sampler.start()
         try:
@@ -287,10 +368,16 @@ def _percentiles(values: Sequence[float], points: Sequence[float]) -> dict[str, 
     return {percentile_name(p): percentile(ordered, p) if ordered else None for p in points}
 
 
-def _row(harness: str, mode: Mode, level: Level, measured: Measured | None, sampler: Sampler | None,
-         status: str) -> dict[str, Any]:
-    row: dict[str, Any] = {"harness": harness, "streams": level.streams, "requests": level.requests,
-                           "rate": level.rate, "status": status}
+def _row(
+    harness: str, mode: Mode, level: Level, measured: Measured | None, sampler: Sampler | None, status: str
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "harness": harness,
+        "streams": level.streams,
+        "requests": level.requests,
+        "rate": level.rate,
+        "status": status,
+    }
     if measured is None or sampler is None:
         return row
     ttft_errors = [value - mode.ttft * 1000 for value in measured.ttfts_ms]
@@ -299,7 +386,9 @@ def _row(harness: str, mode: Mode, level: Level, measured: Measured | None, samp
     cpu = sampler.cpu_between(*measured.span) if measured.completed else None
     span_s = measured.span[1] - measured.span[0]
     row.update(
-        completed=measured.completed, failed=measured.failed, span_s=span_s,
+        completed=measured.completed,
+        failed=measured.failed,
+        span_s=span_s,
         ttft_error_ms=_percentiles(ttft_errors, (1, 50, 99)),
         itl_error_ms=_percentiles(itl_errors, (1, 50, 99)),
         itl_abs_error_ms=_percentiles([abs(e) for e in itl_errors], (50, 99)),
@@ -349,8 +438,10 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
     server_cpu, client_cpu = pinned if pinned else (None, None)
     began = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    floors = {"server_cpu": timer_floor(server_cpu, 0.5 if quick else 2.0),
-              "client_cpu": timer_floor(client_cpu, 0.5 if quick else 2.0)}
+    floors = {
+        "server_cpu": timer_floor(server_cpu, 0.5 if quick else 2.0),
+        "client_cpu": timer_floor(client_cpu, 0.5 if quick else 2.0),
+    }
     peer_status = None if not with_peer else (None if peer_available() else "skipped: aiperf is not installed")
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory() as scratch_name, e2e._pinned(server_cpu):
@@ -366,14 +457,30 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
                 with e2e._running_server(mode.tokens, mode.itl, ttft=mode.ttft, cpu=server_cpu) as server:
                     rows.append(_measure(harness, mode, level, server, client_cpu, scratch, tokenizer, prompts))
                 progress(_describe(rows[-1], time.perf_counter() - began))
-    return {"quick": quick, "ttft_s": mode.ttft, "itl_s": mode.itl, "tokens": mode.tokens,
-            "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
-            "timer_floor_us": floors, "load_average": load_before, "rows": rows,
-            "peer_version": _version("aiperf"), "wall_s": time.perf_counter() - began}
+    return {
+        "quick": quick,
+        "ttft_s": mode.ttft,
+        "itl_s": mode.itl,
+        "tokens": mode.tokens,
+        "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
+        "timer_floor_us": floors,
+        "load_average": load_before,
+        "rows": rows,
+        "peer_version": _version("aiperf"),
+        "wall_s": time.perf_counter() - began,
+    }
 
 
-def _measure(harness: str, mode: Mode, level: Level, server: e2e.Server, cpu: int | None, scratch: Path,
-             tokenizer: Path | None, prompts: tuple[Path, Path]) -> dict[str, Any]:
+def _measure(
+    harness: str,
+    mode: Mode,
+    level: Level,
+    server: e2e.Server,
+    cpu: int | None,
+    scratch: Path,
+    tokenizer: Path | None,
+    prompts: tuple[Path, Path],
+) -> dict[str, Any]:
     where = scratch / f"{harness.split()[0]}-{level.streams}"
     try:
         if harness == OURS:
@@ -382,10 +489,14 @@ def _measure(harness: str, mode: Mode, level: Level, server: e2e.Server, cpu: in
             measured = _ours_result(result)
         else:
             assert tokenizer is not None
-            env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_HUB_OFFLINE",
-                                                                                          "TRANSFORMERS_OFFLINE"))}
-            sampler = _run_harness(_peer_command(server.base_url, mode, level, where, tokenizer, prompts[1]), cpu,
-                                   server, env)
+            env = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith(("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+            }
+            sampler = _run_harness(
+                _peer_command(server.base_url, mode, level, where, tokenizer, prompts[1]), cpu, server, env
+            )
             measured = _peer_result(where, sampler.wall_offset)
     except (RuntimeError, OSError, ValueError, KeyError) as exc:
         return _row(harness, mode, level, None, None, f"failed: {type(exc).__name__}: {exc}"[:600])
@@ -411,49 +522,63 @@ def _describe(row: dict[str, Any], elapsed: float) -> str:
     head = f"[serving {elapsed:6.1f} s] {row['harness']} x{row['streams']}"
     if row["status"] != "ok":
         return f"{head}: {row['status']}"
-    return (f"{head}: TTFT error p99 {_fmt(row['ttft_error_ms']['p99'])} ms, |ITL error| p99 "
-            f"{_fmt(row['itl_abs_error_ms']['p99'])} ms, client {_fmt(row['client_us_per_chunk'], 1)} µs/chunk")
+    return (
+        f"{head}: TTFT error p99 {_fmt(row['ttft_error_ms']['p99'])} ms, |ITL error| p99 "
+        f"{_fmt(row['itl_abs_error_ms']['p99'])} ms, client {_fmt(row['client_us_per_chunk'], 1)} µs/chunk"
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
     """The section as Markdown: the setting, the machine's floor, one row per harness and level."""
     pinned = result.get("pinned")
-    where = (f"mock on CPU {pinned['server_cpu']}, each harness on CPU {pinned['client_cpu']}" if pinned
-             else "not pinned (fewer than two CPUs)")
+    where = (
+        f"mock on CPU {pinned['server_cpu']}, each harness on CPU {pinned['client_cpu']}"
+        if pinned
+        else "not pinned (fewer than two CPUs)"
+    )
     floor = result["timer_floor_us"]
     load = result.get("load_average")
-    lines = [f"Mock: TTFT {result['ttft_s'] * 1000:g} ms, ITL {result['itl_s'] * 1000:g} ms, {result['tokens']} "
-             f"tokens a request; {where}; load average before the run "
-             f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}.  The machine's floor, a timerfd waking "
-             f"a sleeping process: p50 / p99 {_fmt(floor['server_cpu'].get('p50'), 0)} / "
-             f"{_fmt(floor['server_cpu'].get('p99'), 0)} µs on the mock's CPU, "
-             f"{_fmt(floor['client_cpu'].get('p50'), 0)} / {_fmt(floor['client_cpu'].get('p99'), 0)} µs on the "
-             f"harness's.", "",
-             "| harness | streams | requests | TTFT error p50 / p99 ms | ITL error p1 / p50 / p99 ms "
-             "| abs ITL error p99 ms | client µs / chunk | client busy | mock µs / chunk |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = [
+        f"Mock: TTFT {result['ttft_s'] * 1000:g} ms, ITL {result['itl_s'] * 1000:g} ms, {result['tokens']} "
+        f"tokens a request; {where}; load average before the run "
+        f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}.  The machine's floor, a timerfd waking "
+        f"a sleeping process: p50 / p99 {_fmt(floor['server_cpu'].get('p50'), 0)} / "
+        f"{_fmt(floor['server_cpu'].get('p99'), 0)} µs on the mock's CPU, "
+        f"{_fmt(floor['client_cpu'].get('p50'), 0)} / {_fmt(floor['client_cpu'].get('p99'), 0)} µs on the "
+        f"harness's.",
+        "",
+        "| harness | streams | requests | TTFT error p50 / p99 ms | ITL error p1 / p50 / p99 ms "
+        "| abs ITL error p99 ms | client µs / chunk | client busy | mock µs / chunk |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
     for row in result["rows"]:
         lead = f"| {row['harness']} | {row['streams']:,} | {row['requests']:,} "
         if row["status"] != "ok":
             lines.append(lead + f"| {row['status']} | | | | | |")
             continue
         ttft, itl = row["ttft_error_ms"], row["itl_error_ms"]
-        own = (f" (itself: {_fmt(row['self_cpu_us_per_chunk'], 1)})" if row.get("self_cpu_us_per_chunk") is not None
-               else "")
+        own = (
+            f" (itself: {_fmt(row['self_cpu_us_per_chunk'], 1)})"
+            if row.get("self_cpu_us_per_chunk") is not None
+            else ""
+        )
         failed = f", {row['failed']} failed" if row["failed"] else ""
-        lines.append(lead + f"| {_fmt(ttft['p50'])} / {_fmt(ttft['p99'])} "
-                     f"| {_fmt(itl['p1'])} / {_fmt(itl['p50'])} / {_fmt(itl['p99'])} "
-                     f"| {_fmt(row['itl_abs_error_ms']['p99'])} | {_fmt(row['client_us_per_chunk'], 1)}{own} "
-                     f"| {_fmt(row['client_busy'] * 100 if row['client_busy'] is not None else None, 0)}%{failed} "
-                     f"| {_fmt(row['server_us_per_chunk'], 1)} |")
+        lines.append(
+            lead + f"| {_fmt(ttft['p50'])} / {_fmt(ttft['p99'])} "
+            f"| {_fmt(itl['p1'])} / {_fmt(itl['p50'])} / {_fmt(itl['p99'])} "
+            f"| {_fmt(row['itl_abs_error_ms']['p99'])} | {_fmt(row['client_us_per_chunk'], 1)}{own} "
+            f"| {_fmt(row['client_busy'] * 100 if row['client_busy'] is not None else None, 0)}%{failed} "
+            f"| {_fmt(row['server_us_per_chunk'], 1)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="short runs, streamfold bench alone (seconds)")
-    parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=None,
-                        help="run AIPerf too (default: in the full run)")
+    parser.add_argument(
+        "--peer", action=argparse.BooleanOptionalAction, default=None, help="run AIPerf too (default: in the full run)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
     args = parser.parse_args(argv)
     result = run(quick=args.quick, peer=args.peer, progress=lambda line: print(line, file=sys.stderr, flush=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -12,7 +13,7 @@ from streamfold.bench import Ramp, arrival_offsets
 
 
 def gaps(offsets: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in zip(offsets, offsets[1:])]
+    return [later - earlier for earlier, later in itertools.pairwise(offsets)]
 
 
 def test_all_at_once_without_a_rate() -> None:
@@ -59,13 +60,16 @@ def test_a_ramp_interpolates_the_rate_over_the_requests() -> None:
     assert 1 / early < 60 and 1 / late > 900  # the rate rose from about 10 to about 1,000 a second
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: arrival_offsets(3, 0.0), "rate must be > 0"),
-    (lambda: arrival_offsets(3, 1.0, burstiness=0), "burstiness must be > 0"),
-    (lambda: arrival_offsets(-1), "count must be >= 0"),
-    (lambda: Ramp(0.0, 5.0), "start rate must be"),
-    (lambda: Ramp(1.0, 5.0, "cubic"), "linear, exponential"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: arrival_offsets(3, 0.0), "rate must be > 0"),
+        (lambda: arrival_offsets(3, 1.0, burstiness=0), "burstiness must be > 0"),
+        (lambda: arrival_offsets(-1), "count must be >= 0"),
+        (lambda: Ramp(0.0, 5.0), "start rate must be"),
+        (lambda: Ramp(1.0, 5.0, "cubic"), "linear, exponential"),
+    ],
+)
 def test_bad_arrival_settings_are_refused(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]

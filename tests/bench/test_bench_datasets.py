@@ -44,8 +44,9 @@ def test_random_prompts_by_the_estimate_and_by_a_tokenizer() -> None:
 def test_jsonl_of_prompts_and_messages(tmp_path: Path) -> None:
     path = tmp_path / "prompts.jsonl"
     messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "name three rivers"}]
-    path.write_text(json.dumps({"prompt": "what is a river", "output_len": 7}) + "\n\n"
-                    + json.dumps({"messages": messages}) + "\n")
+    path.write_text(
+        json.dumps({"prompt": "what is a river", "output_len": 7}) + "\n\n" + json.dumps({"messages": messages}) + "\n"
+    )
     prompts = jsonl_prompts(path, None, None)
     assert [p.messages for p in prompts] == [[{"role": "user", "content": "what is a river"}], messages]
     assert [p.output_tokens for p in prompts] == [7, None] and prompts[0].input_tokens == 5
@@ -53,12 +54,15 @@ def test_jsonl_of_prompts_and_messages(tmp_path: Path) -> None:
     assert jsonl_prompts(path, 1, None, tokenizer=Spaces())[0].input_tokens == len("what is a river")
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("{not json", "prompts.jsonl:2: not JSON"),
-    ('{"text": "x"}', "prompts.jsonl:2: needs 'prompt'"),
-    ('["x"]', "prompts.jsonl:2: each line must be a JSON object"),
-    ('{"prompt": "x", "output_len": 0}', "prompts.jsonl:2: output_len must be a whole number >= 1"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "prompts.jsonl:2: not JSON"),
+        ('{"text": "x"}', "prompts.jsonl:2: needs 'prompt'"),
+        ('["x"]', "prompts.jsonl:2: each line must be a JSON object"),
+        ('{"prompt": "x", "output_len": 0}', "prompts.jsonl:2: output_len must be a whole number >= 1"),
+    ],
+)
 def test_a_bad_jsonl_line_is_named(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "prompts.jsonl"
     path.write_text('{"prompt": "fine"}\n' + line + "\n")
@@ -69,11 +73,22 @@ def test_a_bad_jsonl_line_is_named(tmp_path: Path, line: str, message: str) -> N
 def test_sharegpt_first_human_turn_and_the_reply_length(tmp_path: Path) -> None:
     path = tmp_path / "sharegpt.json"
     data = [
-        {"id": "a", "conversations": [{"from": "human", "value": "hello there"},
-                                      {"from": "gpt", "value": "one two three four five six"}]},
+        {
+            "id": "a",
+            "conversations": [
+                {"from": "human", "value": "hello there"},
+                {"from": "gpt", "value": "one two three four five six"},
+            ],
+        },
         {"id": "b", "conversations": [{"from": "gpt", "value": "no question first"}]},
-        {"id": "c", "conversations": [{"from": "system", "value": "x"}, {"from": "human", "value": "why"},
-                                      {"from": "gpt", "value": "because"}]},
+        {
+            "id": "c",
+            "conversations": [
+                {"from": "system", "value": "x"},
+                {"from": "human", "value": "why"},
+                {"from": "gpt", "value": "because"},
+            ],
+        },
         "not a conversation",
     ]
     path.write_text(json.dumps(data))
@@ -101,5 +116,5 @@ def test_load_prompts_picks_the_dataset_and_says_what_is_wrong(tmp_path: Path) -
 
 def test_an_unknown_tokenizer_says_what_was_tried(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-tokenizer")  # a path, so transformers (when installed) does not ask the Hub
-    with pytest.raises(ValueError, match="cannot load the tokenizer '.*no-such-tokenizer'"):
+    with pytest.raises(ValueError, match=r"cannot load the tokenizer '.*no-such-tokenizer'"):
         load_tokenizer(missing)

@@ -14,10 +14,30 @@ from streamfold.bench._result import result_json, table
 from streamfold.bench._runner import Run
 
 
-def record(sent: float, times: list[float], end: float, *, tokens: list[int] | None = None, output: int | None = None,
-           error: str | None = None, kind: str | None = None, index: int = 0, input_tokens: int = 10) -> RequestRecord:
-    made = RequestRecord(index, input_tokens, arrival=sent - 0.5, start=sent - 0.01, sent=sent, end=end,
-                         chunk_times=times, chunk_tokens=tokens, error=error, error_kind=kind)
+def record(
+    sent: float,
+    times: list[float],
+    end: float,
+    *,
+    tokens: list[int] | None = None,
+    output: int | None = None,
+    error: str | None = None,
+    kind: str | None = None,
+    index: int = 0,
+    input_tokens: int = 10,
+) -> RequestRecord:
+    made = RequestRecord(
+        index,
+        input_tokens,
+        arrival=sent - 0.5,
+        start=sent - 0.01,
+        sent=sent,
+        end=end,
+        chunk_times=times,
+        chunk_tokens=tokens,
+        error=error,
+        error_kind=kind,
+    )
     made.output_tokens = output if output is not None else (sum(tokens) if tokens else len(times))
     made.token_source = PER_CHUNK_USAGE if tokens else FINAL_USAGE
     return made
@@ -59,9 +79,9 @@ def test_percentiles_interpolate_linearly_as_numpy_does() -> None:
 
 def known_records() -> list[RequestRecord]:
     return [
-        record(0.0, [0.1, 0.2, 0.3], 0.35, index=0),                 # TTFT 100 ms, TPOT 100 ms, E2EL 350 ms
-        record(0.5, [0.55, 0.6, 0.65, 0.7], 0.75, index=1),          # TTFT 50 ms, TPOT 50 ms, E2EL 250 ms
-        record(1.0, [1.3], 1.4, index=2),                            # one token: TPOT counts as 0 for goodput
+        record(0.0, [0.1, 0.2, 0.3], 0.35, index=0),  # TTFT 100 ms, TPOT 100 ms, E2EL 350 ms
+        record(0.5, [0.55, 0.6, 0.65, 0.7], 0.75, index=1),  # TTFT 50 ms, TPOT 50 ms, E2EL 250 ms
+        record(1.0, [1.3], 1.4, index=2),  # one token: TPOT counts as 0 for goodput
         record(1.2, [1.25], 1.3, error="APIStatusError: 429", kind="HTTP 429", index=3),
         record(1.5, [], 1.6, error="IncompleteStreamError: lost", kind="stream cut short", index=4),
         record(1.6, [], 1.7, error="APIStatusError: 429", kind="HTTP 429", index=5),
@@ -93,20 +113,52 @@ def test_peak_concurrency_and_tokens_per_second() -> None:
 
 
 def run_of(records: list[RequestRecord], config: BenchConfig) -> Run:
-    return Run(config, records, 0.0, 2.0, Overhead(0.5, 2.0, [0.0001, 0.0002, 0.003], True), [0.0, 0.001], True,
-               None)
+    return Run(config, records, 0.0, 2.0, Overhead(0.5, 2.0, [0.0001, 0.0002, 0.003], True), [0.0, 0.001], True, None)
 
 
 def test_result_json_has_vllm_field_names_and_meanings() -> None:
     config = BenchConfig(base_url="http://x/v1", model="m", max_concurrency=4, goodput={"ttft": 100}, percentiles=(99,))
     result = result_json(run_of(known_records(), config))
-    for name in ("date", "backend", "model_id", "num_prompts", "request_rate", "burstiness", "max_concurrency",
-                 "duration", "completed", "failed", "total_input_tokens", "total_output_tokens",
-                 "request_throughput", "request_goodput", "output_throughput", "total_token_throughput",
-                 "input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "generated_texts",
-                 "errors", "max_output_tokens_per_s", "max_concurrent_requests", "mean_ttft_ms", "median_ttft_ms",
-                 "std_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms", "mean_itl_ms", "p99_itl_ms",
-                 "mean_e2el_ms", "p99_e2el_ms", "mean_client_queue_time_ms", "queue_times"):
+    for name in (
+        "date",
+        "backend",
+        "model_id",
+        "num_prompts",
+        "request_rate",
+        "burstiness",
+        "max_concurrency",
+        "duration",
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "request_goodput",
+        "output_throughput",
+        "total_token_throughput",
+        "input_lens",
+        "output_lens",
+        "ttfts",
+        "itls",
+        "latencies",
+        "start_times",
+        "generated_texts",
+        "errors",
+        "max_output_tokens_per_s",
+        "max_concurrent_requests",
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "std_ttft_ms",
+        "p99_ttft_ms",
+        "mean_tpot_ms",
+        "p99_tpot_ms",
+        "mean_itl_ms",
+        "p99_itl_ms",
+        "mean_e2el_ms",
+        "p99_e2el_ms",
+        "mean_client_queue_time_ms",
+        "queue_times",
+    ):
         assert name in result, name
     assert result["request_rate"] == "inf" and result["num_prompts"] == 6 and result["duration"] == 2.0
     # per request, in order; a failed request has zeros and its error, as vLLM writes them

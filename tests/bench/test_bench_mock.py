@@ -17,8 +17,10 @@ from streamfold.mock import MockConfig
 from streamfold.mock._generate import completion_chunks, delays
 from streamfold.mock._pacer import Pacer
 
-REQUEST = {"messages": [{"role": "user", "content": "one two three"}],
-           "stream_options": {"include_usage": True, "continuous_usage_stats": True}}
+REQUEST = {
+    "messages": [{"role": "user", "content": "one two three"}],
+    "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+}
 
 
 def test_the_timer_never_fires_before_its_deadline() -> None:
@@ -77,9 +79,16 @@ def test_a_cancelled_or_replaced_deadline_does_not_fire() -> None:
 def test_the_mock_waits_ttft_then_itl_between_tokens_only() -> None:
     config = MockConfig(output_tokens=3, ttft=0.5, itl=0.1)
     chunks = completion_chunks(config, REQUEST)
-    kinds = ["role" if "role" in (c["choices"] or [{}])[0].get("delta", {}) else
-             "usage" if not c["choices"] else "finish" if c["choices"][0]["finish_reason"] else "token"
-             for c in chunks]
+    kinds = [
+        "role"
+        if "role" in (c["choices"] or [{}])[0].get("delta", {})
+        else "usage"
+        if not c["choices"]
+        else "finish"
+        if c["choices"][0]["finish_reason"]
+        else "token"
+        for c in chunks
+    ]
     assert kinds == ["role", "token", "token", "token", "finish", "usage"]
     # the role chunk goes with the first token after TTFT; finish and usage right after the last
     assert delays(config, chunks) == [0.5, 0.0, 0.1, 0.1, 0.0, 0.0]
@@ -91,8 +100,12 @@ def test_usage_in_every_chunk_counts_the_tokens_so_far() -> None:
     config = MockConfig(output_tokens=5, tokens_per_chunk=2, reasoning_tokens=2)
     chunks = completion_chunks(config, REQUEST)
     assert [c["usage"]["completion_tokens"] for c in chunks] == [0, 2, 4, 6, 7, 7, 7]
-    assert chunks[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10,
-                                   "completion_tokens_details": {"reasoning_tokens": 2}}
+    assert chunks[-1]["usage"] == {
+        "prompt_tokens": 3,
+        "completion_tokens": 7,
+        "total_tokens": 10,
+        "completion_tokens_details": {"reasoning_tokens": 2},
+    }
     # only when asked (or set), and only with usage
     plain = {"messages": REQUEST["messages"], "stream_options": {"include_usage": True}}
     assert [c["usage"] for c in completion_chunks(config, plain)][:-1] == [None] * 6

@@ -4,14 +4,15 @@ Python and from the command line."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from run_cli import one_error, run
+
 from streamfold.bench import BenchConfig, BenchError, result_json
 from streamfold.bench import run as bench_run
 from streamfold.bench._record import FINAL_USAGE, OUTPUT_CHUNKS, PER_CHUNK_USAGE, RequestRecord, send
@@ -29,8 +30,14 @@ def server() -> Any:
 
 
 def config(server: MockServer, **changes: Any) -> BenchConfig:
-    settings: dict[str, Any] = {"base_url": server.base_url, "model": "m", "num_prompts": 12, "input_len": 16,
-                                "output_len": None, "max_concurrency": 4}
+    settings: dict[str, Any] = {
+        "base_url": server.base_url,
+        "model": "m",
+        "num_prompts": 12,
+        "input_len": 16,
+        "output_len": None,
+        "max_concurrency": 4,
+    }
     settings.update(changes)
     return BenchConfig(**settings)
 
@@ -74,17 +81,19 @@ def test_the_wait_for_a_slot_is_apart_from_the_latencies(server: MockServer) -> 
     assert result["mean_client_queue_time_ms"] > 0
 
 
-@pytest.mark.parametrize(("mock", "kind"), [
-    ({"status": 429}, "HTTP 429"),
-    ({"error_after": 3}, "error in the stream"),
-    ({"close_after": 3}, "stream cut short"),
-])
+@pytest.mark.parametrize(
+    ("mock", "kind"),
+    [
+        ({"status": 429}, "HTTP 429"),
+        ({"error_after": 3}, "error in the stream"),
+        ({"close_after": 3}, "stream cut short"),
+    ],
+)
 def test_failures_are_named_and_keep_what_arrived(server: MockServer, mock: dict[str, Any], kind: str) -> None:
     async def scenario() -> RequestRecord:
         record = RequestRecord(0, 1)
         async with AsyncClient(base_url=server.base_url, max_retries=0) as client:
-            await send(client, record, {"model": "m", "messages": [{"role": "user", "content": "hi"}],
-                                        "mock": mock})
+            await send(client, record, {"model": "m", "messages": [{"role": "user", "content": "hi"}], "mock": mock})
         return record
 
     record = asyncio.run(scenario())
@@ -104,9 +113,30 @@ def test_the_command_line_writes_the_table_and_the_json(server: MockServer, tmp_
     result = tmp_path / "result.json"
     dataset = tmp_path / "prompts.jsonl"
     dataset.write_text('{"prompt": "what is a river"}\n{"messages": [{"role": "user", "content": "hi"}]}\n')
-    proc = run("bench", "--base-url", server.base_url, "--model", "m", "--dataset", str(dataset), "--num-prompts",
-               "6", "--request-rate", "500", "--burstiness", "0.5", "--goodput", "ttft:5000", "tpot:1000",
-               "--percentiles", "50,99.9", "--result-json", str(result), "--warmup", "2")
+    proc = run(
+        "bench",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "m",
+        "--dataset",
+        str(dataset),
+        "--num-prompts",
+        "6",
+        "--request-rate",
+        "500",
+        "--burstiness",
+        "0.5",
+        "--goodput",
+        "ttft:5000",
+        "tpot:1000",
+        "--percentiles",
+        "50,99.9",
+        "--result-json",
+        str(result),
+        "--warmup",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     table = proc.stdout.decode()
     assert "Serving Benchmark Result" in table and "Successful requests:                     6" in table
@@ -121,8 +151,22 @@ def test_the_command_line_writes_the_table_and_the_json(server: MockServer, tmp_
 def test_the_command_line_draws_the_plot(server: MockServer, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     picture = tmp_path / "plot.png"
-    proc = run("bench", "--base-url", server.base_url, "--model", "m", "--num-prompts", "4", "--input-len", "8",
-               "--output-len", "4", "--plot", str(picture), "--quiet")
+    proc = run(
+        "bench",
+        "--base-url",
+        server.base_url,
+        "--model",
+        "m",
+        "--num-prompts",
+        "4",
+        "--input-len",
+        "8",
+        "--output-len",
+        "4",
+        "--plot",
+        str(picture),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     assert picture.read_bytes().startswith(b"\x89PNG") and b"error" not in proc.stderr
 
@@ -133,17 +177,20 @@ def test_the_command_line_fails_in_one_line() -> None:
     assert "the first request failed" in one_error(proc, 1)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--request-rate", "0"], "--request-rate: must be a number > 0, or inf"),
-    (["--goodput", "ttfb:5"], "each SLO is NAME:MS"),
-    (["--ramp", "5"], "the form is START:END"),
-    (["--ramp", "1:5", "--request-rate", "3"], "give --request-rate or --ramp, not both"),
-    (["--percentiles", "0,50"], "--percentiles: must be numbers above 0"),
-    (["--dataset", "no-such-file.jsonl"], "--dataset: no-such-file.jsonl: no such file"),
-    (["--body", "[1]"], "--body must be a JSON object"),
-    (["--body", '{"stream": false}'], "--body: the benchmark streams"),
-    (["--result-json", "/no/such/dir/r.json"], "--result-json: cannot write /no/such/dir/r.json"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--request-rate", "0"], "--request-rate: must be a number > 0, or inf"),
+        (["--goodput", "ttfb:5"], "each SLO is NAME:MS"),
+        (["--ramp", "5"], "the form is START:END"),
+        (["--ramp", "1:5", "--request-rate", "3"], "give --request-rate or --ramp, not both"),
+        (["--percentiles", "0,50"], "--percentiles: must be numbers above 0"),
+        (["--dataset", "no-such-file.jsonl"], "--dataset: no-such-file.jsonl: no such file"),
+        (["--body", "[1]"], "--body must be a JSON object"),
+        (["--body", '{"stream": false}'], "--body: the benchmark streams"),
+        (["--result-json", "/no/such/dir/r.json"], "--result-json: cannot write /no/such/dir/r.json"),
+    ],
+)
 def test_bad_arguments_are_usage_errors(args: list[str], message: str) -> None:
     proc = run("bench", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", *args)
     assert message in one_error(proc, 2)
@@ -158,4 +205,4 @@ def test_arrivals_follow_the_rate(server: MockServer) -> None:
     outcome = bench_run(config(server, num_prompts=10, request_rate=100.0, burstiness=1e9, max_concurrency=None))
     arrivals = [record.arrival - outcome.origin for record in outcome.records]
     assert arrivals[-1] == pytest.approx(0.09, abs=0.05) and time.perf_counter() - started >= 0.09
-    assert all(later >= earlier for earlier, later in zip(arrivals, arrivals[1:]))
+    assert all(later >= earlier for earlier, later in itertools.pairwise(arrivals))

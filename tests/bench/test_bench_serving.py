@@ -9,19 +9,23 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import serving  # noqa: E402
+import serving
 
 
 def test_quick_section_measures_streamfold_bench_against_the_mock(tmp_path: Path) -> None:
     pytest.importorskip("uvicorn")
     out = tmp_path / "serving.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "serving.py"), "--quick", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "serving.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     rows = result["rows"]
@@ -38,16 +42,33 @@ def test_quick_section_measures_streamfold_bench_against_the_mock(tmp_path: Path
 
 def test_the_peers_records_are_read_as_it_wrote_them(tmp_path: Path) -> None:
     def line(ttft: float, chunks: list[float], start: int, end: int, **extra: object) -> str:
-        return json.dumps({"metadata": {"request_start_ns": start, "request_end_ns": end},
-                           "metrics": {"time_to_first_token": {"value": ttft, "unit": "ms"},
-                                       "inter_chunk_latency": {"value": chunks, "unit": "ms"}}, **extra})
+        return json.dumps(
+            {
+                "metadata": {"request_start_ns": start, "request_end_ns": end},
+                "metrics": {
+                    "time_to_first_token": {"value": ttft, "unit": "ms"},
+                    "inter_chunk_latency": {"value": chunks, "unit": "ms"},
+                },
+                **extra,
+            }
+        )
 
-    (tmp_path / "profile_export.jsonl").write_text("\n".join([
-        line(101.5, [100.2, 99.9], 10_000_000_000, 10_400_000_000),
-        line(100.7, [100.1], 10_100_000_000, 10_500_000_000),
-        json.dumps({"metadata": {"request_start_ns": 1, "request_end_ns": 2}, "metrics": {},
-                    "error": {"message": "boom"}}),
-    ]) + "\n")
+    (tmp_path / "profile_export.jsonl").write_text(
+        "\n".join(
+            [
+                line(101.5, [100.2, 99.9], 10_000_000_000, 10_400_000_000),
+                line(100.7, [100.1], 10_100_000_000, 10_500_000_000),
+                json.dumps(
+                    {
+                        "metadata": {"request_start_ns": 1, "request_end_ns": 2},
+                        "metrics": {},
+                        "error": {"message": "boom"},
+                    }
+                ),
+            ]
+        )
+        + "\n"
+    )
     measured = serving._peer_result(tmp_path, wall_offset=9.0)
     assert measured.ttfts_ms == [101.5, 100.7] and measured.itls_ms == [100.2, 99.9, 100.1]
     assert (measured.completed, measured.failed) == (2, 1)

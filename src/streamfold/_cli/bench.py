@@ -59,8 +59,9 @@ def slo(text: str) -> tuple[str, float]:
     except ValueError:
         milliseconds = math.nan
     if name not in SLO_METRICS or not 0 <= milliseconds < math.inf:
-        raise argparse.ArgumentTypeError(f"each SLO is NAME:MS with NAME one of {', '.join(SLO_METRICS)} "
-                                         f"and MS milliseconds >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"each SLO is NAME:MS with NAME one of {', '.join(SLO_METRICS)} and MS milliseconds >= 0, got {text!r}"
+        )
     return name, milliseconds
 
 
@@ -77,7 +78,8 @@ def percentiles(text: str) -> tuple[float, ...]:
 def add_parser(commands: Any) -> None:
     """The ``bench`` subcommand's arguments."""
     bench = commands.add_parser(
-        "bench", help="benchmark an OpenAI-compatible server (TTFT, ITL, TPOT, E2EL, throughput, goodput)",
+        "bench",
+        help="benchmark an OpenAI-compatible server (TTFT, ITL, TPOT, E2EL, throughput, goodput)",
         description="Send chat-completion requests at their arrival times and measure the server: time to first "
         "token, inter-token latency, time per output token, end-to-end latency, throughputs and goodput, with "
         "the client's own CPU per chunk and event-loop lag.  The table goes to stdout, progress and warnings "
@@ -86,50 +88,98 @@ def add_parser(commands: Any) -> None:
         "--request-rate 20 --result-json result.json",
     )
     server = bench.add_argument_group("server")
-    server.add_argument("--base-url", type=base_url, help="the API, e.g. http://127.0.0.1:8000/v1 (default: "
-                        "OPENAI_BASE_URL)")
+    server.add_argument(
+        "--base-url", type=base_url, help="the API, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL)"
+    )
     server.add_argument("--model", required=True, help="the model to ask for")
     server.add_argument("--api-key", help="API key (default: OPENAI_API_KEY)")
-    server.add_argument("--timeout", type=seconds_or_none, default=DEFAULT_TIMEOUT, metavar="S|none",
-                        help=f"seconds allowed to connect and between two reads (default {DEFAULT_TIMEOUT:.0f})")
+    server.add_argument(
+        "--timeout",
+        type=seconds_or_none,
+        default=DEFAULT_TIMEOUT,
+        metavar="S|none",
+        help=f"seconds allowed to connect and between two reads (default {DEFAULT_TIMEOUT:.0f})",
+    )
     data = bench.add_argument_group("requests")
-    data.add_argument("--dataset", default="random", metavar="random|FILE",
-                      help="'random' (random words), a .jsonl file of {\"prompt\"} or {\"messages\"} lines, or a "
-                      "ShareGPT .json file (default random)")
-    data.add_argument("--num-prompts", type=positive_int, metavar="N",
-                      help="requests to send (default 1000; a .jsonl file: each line once)")
-    data.add_argument("--input-len", type=positive_int, default=1024, metavar="N",
-                      help="tokens per random prompt (default 1024)")
-    data.add_argument("--output-len", type=positive_int, metavar="N",
-                      help="max_completion_tokens of every request (default: 128 for random prompts, the "
-                      "dataset's for files)")
-    data.add_argument("--tokenizer", metavar="NAME|DIR",
-                      help="count tokens with this tokenizer (transformers or tiktoken, when installed) instead "
-                      "of the 0.75 words-per-token estimate")
-    data.add_argument("--ignore-eos", action="store_true",
-                      help="send ignore_eos: true (vLLM, SGLang: answers run to --output-len)")
+    data.add_argument(
+        "--dataset",
+        default="random",
+        metavar="random|FILE",
+        help='\'random\' (random words), a .jsonl file of {"prompt"} or {"messages"} lines, or a '
+        "ShareGPT .json file (default random)",
+    )
+    data.add_argument(
+        "--num-prompts",
+        type=positive_int,
+        metavar="N",
+        help="requests to send (default 1000; a .jsonl file: each line once)",
+    )
+    data.add_argument(
+        "--input-len", type=positive_int, default=1024, metavar="N", help="tokens per random prompt (default 1024)"
+    )
+    data.add_argument(
+        "--output-len",
+        type=positive_int,
+        metavar="N",
+        help="max_completion_tokens of every request (default: 128 for random prompts, the dataset's for files)",
+    )
+    data.add_argument(
+        "--tokenizer",
+        metavar="NAME|DIR",
+        help="count tokens with this tokenizer (transformers or tiktoken, when installed) instead "
+        "of the 0.75 words-per-token estimate",
+    )
+    data.add_argument(
+        "--ignore-eos", action="store_true", help="send ignore_eos: true (vLLM, SGLang: answers run to --output-len)"
+    )
     data.add_argument("--body", metavar="JSON|@FILE", help="more members of every request body, as a JSON object")
-    data.add_argument("--usage-per-chunk", action=argparse.BooleanOptionalAction, default=None,
-                      help="ask for usage in every chunk (stream_options.continuous_usage_stats), to count the "
-                      "tokens of each chunk (default: ask, and do without when the server refuses)")
+    data.add_argument(
+        "--usage-per-chunk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask for usage in every chunk (stream_options.continuous_usage_stats), to count the "
+        "tokens of each chunk (default: ask, and do without when the server refuses)",
+    )
     data.add_argument("--seed", type=int, default=0, help="seed of the random prompts and arrivals (default 0)")
     load = bench.add_argument_group("load")
-    load.add_argument("--request-rate", type=positive_number, default=math.inf, metavar="R|inf",
-                      help="requests per second (default inf: all at once)")
-    load.add_argument("--burstiness", type=positive_number, default=1.0, metavar="B",
-                      help="shape of the gamma-distributed gaps: 1 a Poisson process (default), below 1 burstier, "
-                      "inf evenly spaced")
-    load.add_argument("--ramp", type=ramp, metavar="START:END[:exponential]",
-                      help="a request rate going from START to END requests per second over the run")
-    load.add_argument("--max-concurrency", type=positive_int, metavar="N",
-                      help="requests in flight at most (the wait for a slot is reported apart)")
-    load.add_argument("--warmup", type=non_negative_int, default=0, metavar="N",
-                      help="requests sent first and not measured (default 0)")
+    load.add_argument(
+        "--request-rate",
+        type=positive_number,
+        default=math.inf,
+        metavar="R|inf",
+        help="requests per second (default inf: all at once)",
+    )
+    load.add_argument(
+        "--burstiness",
+        type=positive_number,
+        default=1.0,
+        metavar="B",
+        help="shape of the gamma-distributed gaps: 1 a Poisson process (default), below 1 burstier, inf evenly spaced",
+    )
+    load.add_argument(
+        "--ramp",
+        type=ramp,
+        metavar="START:END[:exponential]",
+        help="a request rate going from START to END requests per second over the run",
+    )
+    load.add_argument(
+        "--max-concurrency",
+        type=positive_int,
+        metavar="N",
+        help="requests in flight at most (the wait for a slot is reported apart)",
+    )
+    load.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="requests sent first and not measured (default 0)",
+    )
     out = bench.add_argument_group("results")
-    out.add_argument("--goodput", type=slo, nargs="+", metavar="NAME:MS",
-                     help="SLOs for goodput: ttft:MS tpot:MS e2el:MS")
-    out.add_argument("--percentiles", type=percentiles, metavar="P,P,...", help="percentiles to report "
-                     "(default 90,99)")
+    out.add_argument(
+        "--goodput", type=slo, nargs="+", metavar="NAME:MS", help="SLOs for goodput: ttft:MS tpot:MS e2el:MS"
+    )
+    out.add_argument("--percentiles", type=percentiles, metavar="P,P,...", help="percentiles to report (default 90,99)")
     out.add_argument("--result-json", metavar="FILE", help="write vllm bench serve's result JSON to FILE")
     out.add_argument("--plot", metavar="FILE.png", help="draw the latency distributions and throughput (matplotlib)")
     out.add_argument("--quiet", action="store_true", help="no progress line")
@@ -145,8 +195,9 @@ def config_from(args: argparse.Namespace) -> Any:
         raise UsageError("--base-url is needed (or OPENAI_BASE_URL): the server to benchmark")
     extra = _body(args.body) if args.body else {}
     if extra.get("stream") is False or "messages" in extra:
-        raise UsageError("--body: the benchmark streams and sends the dataset's messages; leave out "
-                         "\"stream\" and \"messages\"")
+        raise UsageError(
+            '--body: the benchmark streams and sends the dataset\'s messages; leave out "stream" and "messages"'
+        )
     if args.ignore_eos:
         extra["ignore_eos"] = True
     options: dict[str, Any] = {}
@@ -157,12 +208,25 @@ def config_from(args: argparse.Namespace) -> Any:
     output_len = args.output_len if args.output_len is not None else (128 if args.dataset == "random" else None)
     try:
         return BenchConfig(
-            base_url=url, model=args.model, api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
-            dataset=args.dataset, num_prompts=args.num_prompts, input_len=args.input_len, output_len=output_len,
-            request_rate=args.request_rate, burstiness=args.burstiness, ramp=args.ramp,
-            max_concurrency=args.max_concurrency, warmup=args.warmup, goodput=dict(args.goodput or ()),
-            seed=args.seed, tokenizer=args.tokenizer, usage_per_chunk=args.usage_per_chunk, body=extra,
-            timeout=args.timeout, **options,
+            base_url=url,
+            model=args.model,
+            api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
+            dataset=args.dataset,
+            num_prompts=args.num_prompts,
+            input_len=args.input_len,
+            output_len=output_len,
+            request_rate=args.request_rate,
+            burstiness=args.burstiness,
+            ramp=args.ramp,
+            max_concurrency=args.max_concurrency,
+            warmup=args.warmup,
+            goodput=dict(args.goodput or ()),
+            seed=args.seed,
+            tokenizer=args.tokenizer,
+            usage_per_chunk=args.usage_per_chunk,
+            body=extra,
+            timeout=args.timeout,
+            **options,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -233,9 +297,11 @@ class _ProgressLine:
 
     def __call__(self, progress: Any) -> None:
         self._reports += 1
-        line = (f"[bench {progress.elapsed:6.1f} s] {progress.done:,}/{progress.total:,} done"
-                f"{f' ({progress.failed:,} failed)' if progress.failed else ''}, {progress.in_flight:,} in flight, "
-                f"{progress.waiting:,} waiting, {progress.output_chunks:,} output chunks")
+        line = (
+            f"[bench {progress.elapsed:6.1f} s] {progress.done:,}/{progress.total:,} done"
+            f"{f' ({progress.failed:,} failed)' if progress.failed else ''}, {progress.in_flight:,} in flight, "
+            f"{progress.waiting:,} waiting, {progress.output_chunks:,} output chunks"
+        )
         if self._terminal:
             self._out.write("\r" + line + "\x1b[K")
             self._shown = True

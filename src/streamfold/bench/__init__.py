@@ -32,8 +32,13 @@ from ._runner import BenchError, Progress, Run, arun, prepare
 from ._tokenizer import WORDS_PER_TOKEN, Tokenizer, load_tokenizer
 
 
-def run(config: BenchConfig, *, prompts: Sequence[Prompt] | None = None, tokenizer: Tokenizer | None = None,
-        progress: Callable[[Progress], None] | None = None) -> Run:
+def run(
+    config: BenchConfig,
+    *,
+    prompts: Sequence[Prompt] | None = None,
+    tokenizer: Tokenizer | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> Run:
     """Run the benchmark in a new event loop (uvloop when installed); see ``arun``."""
     return _run_loop(arun(config, prompts=prompts, tokenizer=tokenizer, progress=progress))
 

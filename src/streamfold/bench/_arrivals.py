@@ -35,8 +35,14 @@ class Ramp:
         return float(self.start * (self.end / self.start) ** progress)
 
 
-def arrival_offsets(count: int, rate: float = math.inf, *, burstiness: float = 1.0, ramp: Ramp | None = None,
-                    rng: random.Random | None = None) -> list[float]:
+def arrival_offsets(
+    count: int,
+    rate: float = math.inf,
+    *,
+    burstiness: float = 1.0,
+    ramp: Ramp | None = None,
+    rng: random.Random | None = None,
+) -> list[float]:
     """Seconds from the start of the run at which each of ``count`` requests arrives.
 
     The first arrives at 0.  With ``rate`` infinite (and no ramp) all arrive at 0.  Otherwise

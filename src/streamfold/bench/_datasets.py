@@ -17,17 +17,166 @@ from ._tokenizer import Tokenizer, estimate_tokens, words_for
 #: Requests of a run when ``num_prompts`` is not given (a JSONL file: one per line).
 DEFAULT_PROMPTS = 1000
 #: Words random prompts are made of: common English words, short and long.
-_WORDS = (
-    "the of and to in is that for it as was with be by on not he this are or his from at which but have an "
-    "they you were her she there one all we their been has more if will would who so no time people year "
-    "way day man thing woman life child world school state family student group country problem hand part "
-    "place case week company system program question work government number night point home water room "
-    "mother area money story fact month lot right study book eye job word business issue side kind head "
-    "house service friend father power hour game line end member law car city community name president "
-    "team minute idea body information back parent face others level office door health person art war "
-    "history party result change morning reason research girl guy moment air teacher force education river "
-    "mountain garden window library kitchen question answer because through between important different"
-).split()
+_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "her",
+    "she",
+    "there",
+    "one",
+    "all",
+    "we",
+    "their",
+    "been",
+    "has",
+    "more",
+    "if",
+    "will",
+    "would",
+    "who",
+    "so",
+    "no",
+    "time",
+    "people",
+    "year",
+    "way",
+    "day",
+    "man",
+    "thing",
+    "woman",
+    "life",
+    "child",
+    "world",
+    "school",
+    "state",
+    "family",
+    "student",
+    "group",
+    "country",
+    "problem",
+    "hand",
+    "part",
+    "place",
+    "case",
+    "week",
+    "company",
+    "system",
+    "program",
+    "question",
+    "work",
+    "government",
+    "number",
+    "night",
+    "point",
+    "home",
+    "water",
+    "room",
+    "mother",
+    "area",
+    "money",
+    "story",
+    "fact",
+    "month",
+    "lot",
+    "right",
+    "study",
+    "book",
+    "eye",
+    "job",
+    "word",
+    "business",
+    "issue",
+    "side",
+    "kind",
+    "head",
+    "house",
+    "service",
+    "friend",
+    "father",
+    "power",
+    "hour",
+    "game",
+    "line",
+    "end",
+    "member",
+    "law",
+    "car",
+    "city",
+    "community",
+    "name",
+    "president",
+    "team",
+    "minute",
+    "idea",
+    "body",
+    "information",
+    "back",
+    "parent",
+    "face",
+    "others",
+    "level",
+    "office",
+    "door",
+    "health",
+    "person",
+    "art",
+    "war",
+    "history",
+    "party",
+    "result",
+    "change",
+    "morning",
+    "reason",
+    "research",
+    "girl",
+    "guy",
+    "moment",
+    "air",
+    "teacher",
+    "force",
+    "education",
+    "river",
+    "mountain",
+    "garden",
+    "window",
+    "library",
+    "kitchen",
+    "question",
+    "answer",
+    "because",
+    "through",
+    "between",
+    "important",
+    "different",
+]
 
 
 @dataclass(frozen=True)
@@ -46,8 +195,9 @@ def count_tokens(text: str, tokenizer: Tokenizer | None) -> int:
     return len(tokenizer.encode(text)) if tokenizer is not None else estimate_tokens(text)
 
 
-def random_prompts(count: int, input_len: int, output_len: int | None, *, rng: random.Random,
-                   tokenizer: Tokenizer | None = None) -> list[Prompt]:
+def random_prompts(
+    count: int, input_len: int, output_len: int | None, *, rng: random.Random, tokenizer: Tokenizer | None = None
+) -> list[Prompt]:
     """``count`` prompts of random words, ``input_len`` tokens each (exactly, with a
     tokenizer; by the words-per-token estimate without one), each asking for ``output_len``."""
     if input_len < 1:
@@ -65,8 +215,9 @@ def random_prompts(count: int, input_len: int, output_len: int | None, *, rng: r
     return prompts
 
 
-def jsonl_prompts(path: Path, count: int | None, output_len: int | None, *,
-                  tokenizer: Tokenizer | None = None) -> list[Prompt]:
+def jsonl_prompts(
+    path: Path, count: int | None, output_len: int | None, *, tokenizer: Tokenizer | None = None
+) -> list[Prompt]:
     """Prompts from a JSONL file, one JSON object a line: ``{"prompt": "..."}`` or
     ``{"messages": [...]}``, with an optional ``output_len`` (``output_len`` given here
     wins).  In file order, repeated when ``count`` is more than the lines (None: each line
@@ -91,8 +242,11 @@ def _entry_prompt(entry: Any, output_len: int | None, tokenizer: Tokenizer | Non
         raise ValueError(f"{where}: each line must be a JSON object with 'prompt' or 'messages'")
     if isinstance(entry.get("prompt"), str):
         messages: list[dict[str, Any]] = [{"role": "user", "content": entry["prompt"]}]
-    elif isinstance(entry.get("messages"), list) and entry["messages"] and all(
-            isinstance(message, dict) and "role" in message for message in entry["messages"]):
+    elif (
+        isinstance(entry.get("messages"), list)
+        and entry["messages"]
+        and all(isinstance(message, dict) and "role" in message for message in entry["messages"])
+    ):
         messages = entry["messages"]
     else:
         raise ValueError(f"{where}: needs 'prompt' (a string) or 'messages' (a list of messages with a role)")
@@ -113,8 +267,9 @@ def _text_of(message: dict[str, Any]) -> str:
     return ""
 
 
-def sharegpt_prompts(path: Path, count: int, output_len: int | None, *, rng: random.Random,
-                     tokenizer: Tokenizer | None = None) -> list[Prompt]:
+def sharegpt_prompts(
+    path: Path, count: int, output_len: int | None, *, rng: random.Random, tokenizer: Tokenizer | None = None
+) -> list[Prompt]:
     """Prompts from a ShareGPT file (a JSON list of ``{"conversations": [{"from": "human",
     "value": ...}, {"from": "gpt", "value": ...}, ...]}``): each conversation's first human
     turn, asking for as many tokens as the reply that followed it had (``output_len`` given
@@ -129,9 +284,14 @@ def sharegpt_prompts(path: Path, count: int, output_len: int | None, *, rng: ran
     if not pairs:
         raise ValueError(f"{path}: no conversation with a human turn followed by a gpt turn")
     rng.shuffle(pairs)
-    prompts = [Prompt([{"role": "user", "content": human}], count_tokens(human, tokenizer),
-                      output_len if output_len is not None else max(1, count_tokens(reply, tokenizer)))
-               for human, reply in pairs[:count]]
+    prompts = [
+        Prompt(
+            [{"role": "user", "content": human}],
+            count_tokens(human, tokenizer),
+            output_len if output_len is not None else max(1, count_tokens(reply, tokenizer)),
+        )
+        for human, reply in pairs[:count]
+    ]
     return _repeated(prompts, count)
 
 
@@ -140,9 +300,15 @@ def _first_exchange(conversation: Any) -> tuple[str, str] | None:
     if not isinstance(turns, list):
         return None
     for first, second in itertools.pairwise(turns):
-        if (isinstance(first, dict) and isinstance(second, dict) and first.get("from") == "human"
-                and second.get("from") == "gpt" and isinstance(first.get("value"), str)
-                and isinstance(second.get("value"), str) and first["value"].strip()):
+        if (
+            isinstance(first, dict)
+            and isinstance(second, dict)
+            and first.get("from") == "human"
+            and second.get("from") == "gpt"
+            and isinstance(first.get("value"), str)
+            and isinstance(second.get("value"), str)
+            and first["value"].strip()
+        ):
             return first["value"], second["value"]
     return None
 
@@ -152,19 +318,26 @@ def _repeated(prompts: Sequence[Prompt], count: int) -> list[Prompt]:
     return [next(cycle) for _ in range(count)]
 
 
-def load_prompts(dataset: str, *, count: int | None = None, input_len: int = 1024, output_len: int | None = 128,
-                 seed: int = 0, tokenizer: Tokenizer | None = None) -> list[Prompt]:
+def load_prompts(
+    dataset: str,
+    *,
+    count: int | None = None,
+    input_len: int = 1024,
+    output_len: int | None = 128,
+    seed: int = 0,
+    tokenizer: Tokenizer | None = None,
+) -> list[Prompt]:
     """The prompts of ``dataset``: ``"random"`` (``input_len`` tokens each), a ``.jsonl``
     file of prompts or messages, or a ShareGPT ``.json`` file; ``count`` of them (default
     ``DEFAULT_PROMPTS``, or each line once for JSONL).  ``ValueError`` for a bad file."""
     rng = random.Random(seed)
     if dataset == "random":
-        return random_prompts(DEFAULT_PROMPTS if count is None else count, input_len, output_len,
-                              rng=rng, tokenizer=tokenizer)
+        return random_prompts(
+            DEFAULT_PROMPTS if count is None else count, input_len, output_len, rng=rng, tokenizer=tokenizer
+        )
     path = Path(dataset)
     if not path.is_file():
         raise ValueError(f"{dataset}: no such file (the dataset is 'random', a .jsonl file or a ShareGPT .json file)")
     if path.suffix.lower() == ".jsonl":
         return jsonl_prompts(path, count, output_len, tokenizer=tokenizer)
-    return sharegpt_prompts(path, DEFAULT_PROMPTS if count is None else count, output_len, rng=rng,
-                            tokenizer=tokenizer)
+    return sharegpt_prompts(path, DEFAULT_PROMPTS if count is None else count, output_len, rng=rng, tokenizer=tokenizer)

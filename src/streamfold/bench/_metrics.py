@@ -14,6 +14,7 @@ vLLM), and ``std`` is the population standard deviation.
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ def latencies(record: RequestRecord) -> Latencies:
     itls: list[float] = []
     tokens = record.chunk_tokens
     if tokens is None:
-        itls = [later - earlier for earlier, later in zip(times, times[1:])]
+        itls = [later - earlier for earlier, later in itertools.pairwise(times)]
     else:
         last = times[0]
         for at, count in zip(times[1:], tokens[1:]):
@@ -78,8 +79,11 @@ def describe(values: Iterable[float], percentiles: Sequence[float], name: str) -
         ordered = [0.0]
     mean = sum(ordered) / len(ordered)
     std = math.sqrt(sum((value - mean) ** 2 for value in ordered) / len(ordered))
-    found = {f"mean_{name}_ms": mean * 1000, f"median_{name}_ms": percentile(ordered, 50) * 1000,
-             f"std_{name}_ms": std * 1000}
+    found = {
+        f"mean_{name}_ms": mean * 1000,
+        f"median_{name}_ms": percentile(ordered, 50) * 1000,
+        f"std_{name}_ms": std * 1000,
+    }
     for p in percentiles:
         found[f"{percentile_name(p)}_{name}_ms"] = percentile(ordered, p) * 1000
     return found
@@ -128,8 +132,14 @@ def per_second(records: Sequence[RequestRecord], origin: float) -> list[float]:
     return [buckets.get(second, 0.0) for second in range(max(buckets) + 1)]
 
 
-def summarize(records: Sequence[RequestRecord], duration: float, *, percentiles: Sequence[float],
-              slos_ms: dict[str, float], origin: float) -> dict[str, Any]:
+def summarize(
+    records: Sequence[RequestRecord],
+    duration: float,
+    *,
+    percentiles: Sequence[float],
+    slos_ms: dict[str, float],
+    origin: float,
+) -> dict[str, Any]:
     """The figures of a run: counts, throughputs, goodput, the statistics of TTFT, TPOT,
     ITL and E2EL, the peak of output tokens per second and of requests in flight."""
     done = [record for record in records if record.ok]
@@ -142,8 +152,9 @@ def summarize(records: Sequence[RequestRecord], duration: float, *, percentiles:
         "total_input_tokens": total_input,
         "total_output_tokens": total_output,
         "request_throughput": len(done) / duration if duration > 0 else 0.0,
-        "request_goodput": (sum(good(latency, slos_ms) for latency in measured) / duration
-                            if slos_ms and duration > 0 else None),
+        "request_goodput": (
+            sum(good(latency, slos_ms) for latency in measured) / duration if slos_ms and duration > 0 else None
+        ),
         "output_throughput": total_output / duration if duration > 0 else 0.0,
         "total_token_throughput": (total_input + total_output) / duration if duration > 0 else 0.0,
     }

@@ -43,8 +43,9 @@ def plot(run: Run, path: Path) -> None:
     step = max(run.duration / 300, 0.01)
     moments = [i * step for i in range(int(run.duration / step) + 1)]
     spans = [(r.sent - run.origin, (r.end or r.sent) - run.origin) for r in run.records if r.sent]
-    flight.step(moments, [sum(1 for begin, end in spans if begin <= at < end) for at in moments], where="post",
-                color="#c62828")
+    flight.step(
+        moments, [sum(1 for begin, end in spans if begin <= at < end) for at in moments], where="post", color="#c62828"
+    )
     flight.set_title("requests in flight")
     flight.set_xlabel("s from the start")
     figure.suptitle(f"streamfold bench: {run.config.model} at {run.config.base_url}")

@@ -20,13 +20,17 @@ from .._errors import IncompleteStreamError, StreamAPIError, StreamDecodeError, 
 from ..client import APIConnectionError, APIStatusError, APITimeoutError, AsyncClient
 
 #: Event types that carry generated output.
-OUTPUT_EVENTS = frozenset({
-    "content.delta", "refusal.delta", "reasoning.delta", "tool_calls.function.arguments.delta",
-})
+OUTPUT_EVENTS = frozenset(
+    {
+        "content.delta",
+        "refusal.delta",
+        "reasoning.delta",
+        "tool_calls.function.arguments.delta",
+    }
+)
 
 #: The request the running task is sending (the session's trace hook sets its ``sent``).
-SENDING: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar("streamfold_bench_sending",
-                                                                                default=None)
+SENDING: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar("streamfold_bench_sending", default=None)
 
 #: How the output tokens of a request were counted.
 PER_CHUNK_USAGE = "usage in every chunk"
@@ -106,7 +110,7 @@ async def send(client: AsyncClient, record: RequestRecord, request: dict[str, An
             completion = await stream.result()
         record.end = arrived
         _finish(record, completion, stream.stats.chunks, tokens, every_chunk)
-    except Exception as exc:  # noqa: BLE001 - any failure is one request's, counted by kind; the run goes on
+    except Exception as exc:
         record.end = time.perf_counter()
         _failed(record, exc, stream.partial if stream is not None else None)
     finally:
@@ -115,8 +119,9 @@ async def send(client: AsyncClient, record: RequestRecord, request: dict[str, An
             record.sent = record.start
 
 
-def _finish(record: RequestRecord, completion: dict[str, Any], chunks: int, tokens: list[int],
-            per_chunk_usage: bool) -> None:
+def _finish(
+    record: RequestRecord, completion: dict[str, Any], chunks: int, tokens: list[int], per_chunk_usage: bool
+) -> None:
     record.chunks = chunks
     record.text = _text(completion)
     usage = completion.get("usage")

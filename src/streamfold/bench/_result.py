@@ -20,8 +20,12 @@ BUSY_WARNING = 0.8
 LAG_WARNING_S = 0.001
 #: Sending later than the arrival process asked, at p99, that says the client fell behind.
 LATE_WARNING_S = 0.01
-METRICS = (("ttft", "TTFT", "Time to First Token"), ("tpot", "TPOT", "Time per Output Token (excl. 1st token)"),
-           ("itl", "ITL", "Inter-token Latency"), ("e2el", "E2EL", "End-to-end Latency"))
+METRICS = (
+    ("ttft", "TTFT", "Time to First Token"),
+    ("tpot", "TPOT", "Time per Output Token (excl. 1st token)"),
+    ("itl", "ITL", "Inter-token Latency"),
+    ("e2el", "E2EL", "End-to-end Latency"),
+)
 
 
 def token_counts(records: Sequence[RequestRecord]) -> str:
@@ -61,17 +65,22 @@ def warnings(run: Run, result: dict[str, Any]) -> list[str]:
     found = []
     cost = result["client_overhead"]
     if cost["busy"] >= BUSY_WARNING:
-        found.append(f"the client kept {cost['busy']:.0%} of a CPU core busy: it, not the server, may be the "
-                     "bottleneck (fewer streams per client process, or more client processes)")
+        found.append(
+            f"the client kept {cost['busy']:.0%} of a CPU core busy: it, not the server, may be the "
+            "bottleneck (fewer streams per client process, or more client processes)"
+        )
     lag = cost["p99_loop_lag_ms"]
     median_itl = result["median_itl_ms"]
     if lag is not None and lag > max(LAG_WARNING_S * 1000, 0.05 * median_itl):
-        found.append(f"the client's event loop ran {lag:.1f} ms late at p99: chunk times may be late by "
-                     "about that much")
+        found.append(
+            f"the client's event loop ran {lag:.1f} ms late at p99: chunk times may be late by about that much"
+        )
     late = cost["p99_send_lateness_ms"]
     if late is not None and late > LATE_WARNING_S * 1000:
-        found.append(f"requests left up to {late:.0f} ms (p99) after their arrival times: the client could "
-                     "not keep to the request rate")
+        found.append(
+            f"requests left up to {late:.0f} ms (p99) after their arrival times: the client could "
+            "not keep to the request rate"
+        )
     if result["completed"] == 0:
         found.append("every request failed")
     return found
@@ -95,13 +104,23 @@ def result_json(run: Run) -> dict[str, Any]:
         "max_concurrency": config.max_concurrency,
     }
     if config.ramp is not None:
-        result.update(ramp_up_strategy=config.ramp.strategy, ramp_up_start_rps=config.ramp.start,
-                      ramp_up_end_rps=config.ramp.end)
-    summary = summarize(records, run.duration, percentiles=config.percentiles, slos_ms=config.goodput,
-                        origin=run.origin)
+        result.update(
+            ramp_up_strategy=config.ramp.strategy, ramp_up_start_rps=config.ramp.start, ramp_up_end_rps=config.ramp.end
+        )
+    summary = summarize(
+        records, run.duration, percentiles=config.percentiles, slos_ms=config.goodput, origin=run.origin
+    )
     result["duration"] = run.duration
-    for name in ("completed", "failed", "total_input_tokens", "total_output_tokens", "request_throughput",
-                 "request_goodput", "output_throughput", "total_token_throughput"):
+    for name in (
+        "completed",
+        "failed",
+        "total_input_tokens",
+        "total_output_tokens",
+        "request_throughput",
+        "request_goodput",
+        "output_throughput",
+        "total_token_throughput",
+    ):
         result[name] = summary.pop(name)
     measured = [latencies(record) if record.ok else None for record in records]
     result.update(
@@ -138,30 +157,37 @@ def _line(label: str, value: Any, digits: int = 2) -> str:
 
 def table(result: dict[str, Any], percentiles: Sequence[float]) -> str:
     """The final table, laid out as ``vllm bench serve`` prints its own."""
-    lines = ["{:=^50}".format(" Serving Benchmark Result "),
-             _line("Successful requests:", result["completed"]), _line("Failed requests:", result["failed"])]
+    lines = [
+        "{:=^50}".format(" Serving Benchmark Result "),
+        _line("Successful requests:", result["completed"]),
+        _line("Failed requests:", result["failed"]),
+    ]
     for kind, count in result["failures_by_kind"].items():
         lines.append(_line(f"  {kind}:", count))
     if result["max_concurrency"] is not None:
         lines.append(_line("Maximum request concurrency:", result["max_concurrency"]))
     if result["request_rate"] != "inf":
         lines.append(_line("Request rate configured (RPS):", float(result["request_rate"])))
-    lines += [_line("Benchmark duration (s):", result["duration"]),
-              _line("Total input tokens:", result["total_input_tokens"]),
-              _line("Total generated tokens:", result["total_output_tokens"]),
-              _line("  counted from:", result["token_counts"]),
-              _line("Request throughput (req/s):", result["request_throughput"])]
+    lines += [
+        _line("Benchmark duration (s):", result["duration"]),
+        _line("Total input tokens:", result["total_input_tokens"]),
+        _line("Total generated tokens:", result["total_output_tokens"]),
+        _line("  counted from:", result["token_counts"]),
+        _line("Request throughput (req/s):", result["request_throughput"]),
+    ]
     if result["request_goodput"] is not None:
         lines.append(_line("Request goodput (req/s):", result["request_goodput"]))
-    lines += [_line("Output token throughput (tok/s):", result["output_throughput"]),
-              _line("Peak output token throughput (tok/s):", float(result["max_output_tokens_per_s"])),
-              _line("Peak concurrent requests:", result["max_concurrent_requests"]),
-              _line("Total token throughput (tok/s):", result["total_token_throughput"])]
+    lines += [
+        _line("Output token throughput (tok/s):", result["output_throughput"]),
+        _line("Peak output token throughput (tok/s):", float(result["max_output_tokens_per_s"])),
+        _line("Peak concurrent requests:", result["max_concurrent_requests"]),
+        _line("Total token throughput (tok/s):", result["total_token_throughput"]),
+    ]
     sections = list(METRICS)
     if "mean_client_queue_time_ms" in result:
         sections.append(("client_queue_time", "Client Queue Time", "Waiting for a Slot (not in the latencies)"))
     for name, short, header in sections:
-        lines.append("{:-^50}".format(header))
+        lines.append(f"{header:-^50}")
         lines.append(_line(f"Mean {short} (ms):", result[f"mean_{name}_ms"]))
         lines.append(_line(f"Median {short} (ms):", result[f"median_{name}_ms"]))
         for p in percentiles:
@@ -173,11 +199,18 @@ def table(result: dict[str, Any], percentiles: Sequence[float]) -> str:
         lines.append(_line("Client CPU per chunk (µs):", cost["cpu_us_per_chunk"]))
     lines.append(_line("Client CPU busy (% of a core):", cost["busy"] * 100, 1))
     if cost["p99_request_send_ms"] is not None:
-        lines.append(_line("Sending a request p50 / p99 (ms):",
-                           f"{cost['median_request_send_ms']:.3f} / {cost['p99_request_send_ms']:.3f}"))
+        lines.append(
+            _line(
+                "Sending a request p50 / p99 (ms):",
+                f"{cost['median_request_send_ms']:.3f} / {cost['p99_request_send_ms']:.3f}",
+            )
+        )
     if cost["p99_loop_lag_ms"] is not None:
-        lines.append(_line("Event-loop lag p50 / p99 / max (ms):",
-                           f"{cost['median_loop_lag_ms']:.3f} / {cost['p99_loop_lag_ms']:.3f} / "
-                           f"{cost['max_loop_lag_ms']:.3f}"))
+        lines.append(
+            _line(
+                "Event-loop lag p50 / p99 / max (ms):",
+                f"{cost['median_loop_lag_ms']:.3f} / {cost['p99_loop_lag_ms']:.3f} / {cost['max_loop_lag_ms']:.3f}",
+            )
+        )
     lines.append("=" * 50)
     return "\n".join(lines)

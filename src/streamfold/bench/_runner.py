@@ -64,8 +64,14 @@ def prepare(config: BenchConfig, tokenizer: Tokenizer | None = None) -> tuple[li
     a bad dataset or tokenizer, ``OSError`` for a file that cannot be read."""
     if tokenizer is None and config.tokenizer:
         tokenizer = load_tokenizer(config.tokenizer)
-    prompts = load_prompts(config.dataset, count=config.num_prompts, input_len=config.input_len,
-                           output_len=config.output_len, seed=config.seed, tokenizer=tokenizer)
+    prompts = load_prompts(
+        config.dataset,
+        count=config.num_prompts,
+        input_len=config.input_len,
+        output_len=config.output_len,
+        seed=config.seed,
+        tokenizer=tokenizer,
+    )
     return prompts, tokenizer
 
 
@@ -96,8 +102,13 @@ async def _probe(client: AsyncClient, config: BenchConfig, prompt: Prompt) -> bo
     return ask
 
 
-async def arun(config: BenchConfig, *, prompts: Sequence[Prompt] | None = None, tokenizer: Tokenizer | None = None,
-               progress: Callable[[Progress], None] | None = None) -> Run:
+async def arun(
+    config: BenchConfig,
+    *,
+    prompts: Sequence[Prompt] | None = None,
+    tokenizer: Tokenizer | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> Run:
     """Run the benchmark in the running event loop (``prompts`` and ``tokenizer``: made from
     ``config`` unless given)."""
     if prompts is None:
@@ -105,19 +116,33 @@ async def arun(config: BenchConfig, *, prompts: Sequence[Prompt] | None = None, 
     if not prompts:
         raise BenchError("no prompts to send")
     session = traced_session()
-    async with session, AsyncClient(base_url=config.base_url, api_key=config.api_key or "benchmark",
-                                    headers=config.headers, timeout=Timeout(config.timeout, config.timeout),
-                                    max_retries=0, http_client=session) as client:
+    async with (
+        session,
+        AsyncClient(
+            base_url=config.base_url,
+            api_key=config.api_key or "benchmark",
+            headers=config.headers,
+            timeout=Timeout(config.timeout, config.timeout),
+            max_retries=0,
+            http_client=session,
+        ) as client,
+    ):
         usage_per_chunk = await _probe(client, config, prompts[0])
         bodies = [_body(config, prompt, usage_per_chunk) for prompt in prompts]
         slots = asyncio.Semaphore(config.max_concurrency) if config.max_concurrency else None
         if config.warmup:
             warm = [RequestRecord(-1, 0) for _ in range(config.warmup)]
-            await asyncio.gather(*(_in_slot(slots, client, record, bodies[i % len(bodies)])
-                                   for i, record in enumerate(warm)))
+            await asyncio.gather(
+                *(_in_slot(slots, client, record, bodies[i % len(bodies)]) for i, record in enumerate(warm))
+            )
         records = [RequestRecord(index, prompt.input_tokens) for index, prompt in enumerate(prompts)]
-        offsets = arrival_offsets(len(prompts), config.request_rate, burstiness=config.burstiness,
-                                  ramp=config.ramp, rng=random.Random(config.seed))
+        offsets = arrival_offsets(
+            len(prompts),
+            config.request_rate,
+            burstiness=config.burstiness,
+            ramp=config.ramp,
+            rng=random.Random(config.seed),
+        )
         paused = _pause_collector() if config.pause_gc else False
         monitor = LoopMonitor()
         monitor.start()
@@ -193,12 +218,24 @@ class _Tally:
     def progress(self, origin: float) -> Progress:
         in_flight = len(self.running)
         chunks = self.chunks_done + sum(len(record.chunk_times) for record in self.running)
-        return Progress(self.total, self.done, self.failed, in_flight, self.total - self.done - in_flight,
-                        chunks, time.perf_counter() - origin)
+        return Progress(
+            self.total,
+            self.done,
+            self.failed,
+            in_flight,
+            self.total - self.done - in_flight,
+            chunks,
+            time.perf_counter() - origin,
+        )
 
 
-async def _in_slot(slots: asyncio.Semaphore | None, client: AsyncClient, record: RequestRecord,
-                   body: dict[str, Any], tally: _Tally | None = None) -> None:
+async def _in_slot(
+    slots: asyncio.Semaphore | None,
+    client: AsyncClient,
+    record: RequestRecord,
+    body: dict[str, Any],
+    tally: _Tally | None = None,
+) -> None:
     if slots is None:
         await _counted(client, record, body, tally)
         return

@@ -76,7 +76,7 @@ def load_tokenizer(name: str) -> Tokenizer:
     else:
         try:
             return _Transformers(name, transformers.AutoTokenizer.from_pretrained(name))
-        except Exception as exc:  # noqa: BLE001 - any failure to load is reported the same way
+        except Exception as exc:
             problems.append(f"transformers: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     try:
         tiktoken = importlib.import_module("tiktoken")
@@ -85,6 +85,6 @@ def load_tokenizer(name: str) -> Tokenizer:
     else:
         try:
             return _Tiktoken(name, tiktoken.get_encoding(name))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             problems.append(f"tiktoken: {type(exc).__name__}: {exc}")
     raise ValueError(f"cannot load the tokenizer {name!r} ({'; '.join(problems)})")
