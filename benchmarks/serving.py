@@ -117,7 +117,7 @@ def _levels(
     return (Level(1, sequential, None), *(Level(n, int(n * rounds), n / duration) for n in streams))
 
 
-FULL = Mode(0.1, 0.1, 40, _levels(0.1, 0.1, 40, 6, (256, 1024), 3.0), peer=True)
+FULL = Mode(0.1, 0.1, 40, _levels(0.1, 0.1, 40, 10, (256, 1024), 3.0), peer=True)
 QUICK = Mode(0.02, 0.01, 6, _levels(0.02, 0.01, 6, 3, (8,), 2.0), peer=False)
 
 

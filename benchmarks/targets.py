@@ -164,7 +164,7 @@ def _serving_targets() -> Iterator[Target]:
     for streams in (1, 256, 1024):
         yield Target(f"streamfold bench TTFT error p99, ms ({streams} streams)", 1.0, True,
                      _serving(streams, "ttft_error_ms", "p99"))
-        yield Target(f"streamfold bench |ITL error| p99, ms ({streams} streams)", 1.0, True,
+        yield Target(f"streamfold bench ITL error p99 (absolute), ms ({streams} streams)", 1.0, True,
                      _serving(streams, "itl_abs_error_ms", "p99"))
 
 
