@@ -32,7 +32,7 @@ else:
         macros = [("CYTHON_TRACE_NOGIL", "1")]
     # the generated C of a traced build must not be reused by a normal one, nor the reverse
     marker = os.path.join("ext", ".traced-build")
-    rebuild = COVERAGE != os.path.exists(marker)
+    rebuild = os.path.exists(marker) != COVERAGE
     if COVERAGE:
         open(marker, "w").close()
     elif os.path.exists(marker):

@@ -55,8 +55,10 @@ def from_completion(completion: dict[str, Any]) -> Summary:
     return Summary(
         content=[c["message"]["content"] for c in choices],
         reasoning=[c["message"].get("reasoning_content") for c in choices],
-        tool_calls=[[(t["id"], t["function"]["name"], t["function"]["arguments"]) for t in c["message"].get("tool_calls") or []]
-                    for c in choices],
+        tool_calls=[
+            [(t["id"], t["function"]["name"], t["function"]["arguments"]) for t in c["message"].get("tool_calls") or []]
+            for c in choices
+        ],
         finish=[c["finish_reason"] for c in choices],
         logprobs=[len((c["logprobs"] or {}).get("content") or []) for c in choices],
         usage=completion.get("usage"),
@@ -69,7 +71,9 @@ def from_openai(completion: Any) -> Summary:
     return Summary(
         content=[c.message.content for c in choices],
         reasoning=[(c.message.model_extra or {}).get("reasoning_content") for c in choices],
-        tool_calls=[[(t.id, t.function.name, t.function.arguments) for t in c.message.tool_calls or []] for c in choices],
+        tool_calls=[
+            [(t.id, t.function.name, t.function.arguments) for t in c.message.tool_calls or []] for c in choices
+        ],
         finish=[c.finish_reason for c in choices],
         logprobs=[len(c.logprobs.content or []) if c.logprobs else 0 for c in choices],
         usage=completion.usage.model_dump(exclude_unset=True) if completion.usage else None,
@@ -216,6 +220,7 @@ def _openai_stream(with_state: bool) -> Callable[[Corpus], tuple[Run | None, str
     """openai-python's ``Stream`` over a response streaming the reads, as its client builds
     it for ``create(stream=True)``: SSE decoding, ``json.loads``, a ``ChatCompletionChunk``
     per event; with ``ChatCompletionStreamState`` folding them (what ``.stream()`` does)."""
+
     def make(data: Corpus) -> tuple[Run | None, str]:
         openai, why = _module("openai")
         if openai is None:
@@ -226,7 +231,7 @@ def _openai_stream(with_state: bool) -> Callable[[Corpus], tuple[Run | None, str
 
         client = openai.OpenAI(api_key="benchmark", base_url="http://127.0.0.1:9/v1", max_retries=0)
         # the HTTP package this openai version is built on (httpx2 for current ones, httpx before)
-        http = http_library(client._client, asynchronous=False)  # noqa: SLF001
+        http = http_library(client._client, asynchronous=False)
 
         def run(reads: list[bytes]) -> tuple[Summary, int]:
             response = http.Response(200, headers=SSE_HEADERS, content=iter(reads), request=http.Request("POST", URL))

@@ -22,8 +22,13 @@ else:  # benchmarks/ on sys.path
 #: The two ways the bytes are handed to a decoder.
 READS = ("16KiB", "per-event")
 
-_HEAD = {"id": "chatcmpl-bench0001", "object": "chat.completion.chunk", "created": corpus.CREATED,
-         "model": corpus.MODEL, "system_fingerprint": corpus.FINGERPRINT}
+_HEAD = {
+    "id": "chatcmpl-bench0001",
+    "object": "chat.completion.chunk",
+    "created": corpus.CREATED,
+    "model": corpus.MODEL,
+    "system_fingerprint": corpus.FINGERPRINT,
+}
 
 
 @dataclass
@@ -71,8 +76,13 @@ def text(chunks: int) -> Corpus:
 
 def tools(chunks: int) -> Corpus:
     """Three parallel tool calls, interleaved, arguments in 4-8 character fragments."""
-    return Corpus("tools", "3 parallel tool calls, arguments in 4-8 character fragments", corpus.tool_call_stream(chunks), chunks,
-                  _from_expected(corpus.tool_call_expected(chunks)))
+    return Corpus(
+        "tools",
+        "3 parallel tool calls, arguments in 4-8 character fragments",
+        corpus.tool_call_stream(chunks),
+        chunks,
+        _from_expected(corpus.tool_call_expected(chunks)),
+    )
 
 
 def _encode(chunks: list[dict[str, Any]]) -> bytes:
@@ -84,7 +94,7 @@ def _chunk(choice: dict[str, Any] | None, usage: Any = None) -> dict[str, Any]:
 
 
 def _tokens(rng: random.Random, count: int) -> list[str]:
-    words = corpus._content_pool(rng.randrange(1000))  # noqa: SLF001 - the same token pool
+    words = corpus._content_pool(rng.randrange(1000))
     start = rng.randrange(len(words))
     return [words[(start + i) % len(words)] for i in range(count)]
 
@@ -102,17 +112,33 @@ def n3_logprobs(chunks: int) -> Corpus:
     for position in range(per_choice):
         for i in range(3):
             token = texts[i][position]
-            alternatives = [{"token": t, "logprob": round(-1.5 - k, 3), "bytes": list(t.encode())}
-                            for k, t in enumerate(_tokens(rng, 2))]
-            logprob = {"token": token, "logprob": round(-rng.random(), 4), "bytes": list(token.encode()),
-                       "top_logprobs": alternatives}
-            items.append(_chunk({"index": i, "delta": {"content": token},
-                                 "logprobs": {"content": [logprob], "refusal": None}, "finish_reason": None}))
+            alternatives = [
+                {"token": t, "logprob": round(-1.5 - k, 3), "bytes": list(t.encode())}
+                for k, t in enumerate(_tokens(rng, 2))
+            ]
+            logprob = {
+                "token": token,
+                "logprob": round(-rng.random(), 4),
+                "bytes": list(token.encode()),
+                "top_logprobs": alternatives,
+            }
+            items.append(
+                _chunk(
+                    {
+                        "index": i,
+                        "delta": {"content": token},
+                        "logprobs": {"content": [logprob], "refusal": None},
+                        "finish_reason": None,
+                    }
+                )
+            )
     items += [_chunk({"index": i, "delta": {}, "logprobs": None, "finish_reason": "stop"}) for i in range(3)]
-    usage = corpus._usage(3 * per_choice)  # noqa: SLF001
+    usage = corpus._usage(3 * per_choice)
     items.append(_chunk(None, usage))
     expected = Summary(["".join(t) for t in texts], [None] * 3, [[], [], []], ["stop"] * 3, [per_choice] * 3, usage)
-    return Corpus("n3_logprobs", "n=3, every token with logprobs and 2 top logprobs", _encode(items), len(items), expected)
+    return Corpus(
+        "n3_logprobs", "n=3, every token with logprobs and 2 top logprobs", _encode(items), len(items), expected
+    )
 
 
 def reasoning(chunks: int) -> Corpus:
@@ -125,7 +151,7 @@ def reasoning(chunks: int) -> Corpus:
     items += [_chunk({**choice, "delta": {"content": None, "reasoning_content": t}}) for t in thought]
     items += [_chunk({**choice, "delta": {"content": t}}) for t in answer]
     items.append(_chunk({**choice, "delta": {}, "finish_reason": "stop"}))
-    usage = corpus._usage(len(thought) + len(answer))  # noqa: SLF001
+    usage = corpus._usage(len(thought) + len(answer))
     items.append(_chunk(None, usage))
     expected = Summary(["".join(answer)], ["".join(thought)], [[]], ["stop"], [0], usage)
     return Corpus("reasoning", "reasoning_content, then the answer", _encode(items), len(items), expected)
@@ -142,11 +168,10 @@ def large(events: int, size: int = 2**20) -> Corpus:
     items = [_chunk({**choice, "delta": {"role": "assistant", "content": ""}})]
     items += [_chunk({**choice, "delta": {"content": piece}}) for piece in pieces]
     items.append(_chunk({**choice, "delta": {}, "finish_reason": "stop"}))
-    usage = corpus._usage(events * size // 4)  # noqa: SLF001
+    usage = corpus._usage(events * size // 4)
     items.append(_chunk(None, usage))
     expected = Summary(["".join(pieces)], [None], [[]], ["stop"], [0], usage)
-    return Corpus("large", f"{events} events of {size // 1024} KiB each",
-                  _encode(items), len(items), expected)
+    return Corpus("large", f"{events} events of {size // 1024} KiB each", _encode(items), len(items), expected)
 
 
 @dataclass(frozen=True)
@@ -167,5 +192,10 @@ QUICK = Sizes(text=300, tools=150, n3_logprobs=90, reasoning=150, large_events=2
 
 def build(sizes: Sizes) -> list[Corpus]:
     """All five corpora."""
-    return [text(sizes.text), tools(sizes.tools), n3_logprobs(sizes.n3_logprobs), reasoning(sizes.reasoning),
-            large(sizes.large_events, sizes.large_size)]
+    return [
+        text(sizes.text),
+        tools(sizes.tools),
+        n3_logprobs(sizes.n3_logprobs),
+        reasoning(sizes.reasoning),
+        large(sizes.large_events, sizes.large_size),
+    ]

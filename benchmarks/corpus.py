@@ -35,25 +35,119 @@ PROMPT_TOKENS = 57
 _ALNUM = string.ascii_letters + string.digits
 _POOL_SIZE = 4096  # distinct content tokens / obfuscation strings, cycled through
 
-_WORDS = (
-    "the model stream token chunk answer question result value field server client request "
-    "response latency memory buffer decode encode parse fold merge event delta choice usage "
-    "function argument call tool weather city country price market order customer invoice "
-    "report summary example detail context window prompt completion system user assistant "
-    "message content refusal reason finish because however therefore although whereas "
-    "important consider approximately significantly performance benchmark implementation "
-    "configuration environment documentation additionally interesting particular general "
-    "a an of to in on for with by from at as is are was be it this that these those we you"
-).split()
+_WORDS = [
+    "the",
+    "model",
+    "stream",
+    "token",
+    "chunk",
+    "answer",
+    "question",
+    "result",
+    "value",
+    "field",
+    "server",
+    "client",
+    "request",
+    "response",
+    "latency",
+    "memory",
+    "buffer",
+    "decode",
+    "encode",
+    "parse",
+    "fold",
+    "merge",
+    "event",
+    "delta",
+    "choice",
+    "usage",
+    "function",
+    "argument",
+    "call",
+    "tool",
+    "weather",
+    "city",
+    "country",
+    "price",
+    "market",
+    "order",
+    "customer",
+    "invoice",
+    "report",
+    "summary",
+    "example",
+    "detail",
+    "context",
+    "window",
+    "prompt",
+    "completion",
+    "system",
+    "user",
+    "assistant",
+    "message",
+    "content",
+    "refusal",
+    "reason",
+    "finish",
+    "because",
+    "however",
+    "therefore",
+    "although",
+    "whereas",
+    "important",
+    "consider",
+    "approximately",
+    "significantly",
+    "performance",
+    "benchmark",
+    "implementation",
+    "configuration",
+    "environment",
+    "documentation",
+    "additionally",
+    "interesting",
+    "particular",
+    "general",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "with",
+    "by",
+    "from",
+    "at",
+    "as",
+    "is",
+    "are",
+    "was",
+    "be",
+    "it",
+    "this",
+    "that",
+    "these",
+    "those",
+    "we",
+    "you",
+]
 _NON_ASCII = ("café", "naïve", "—", "’s", "…", "déjà", "über", "€", "×", "→")
-_PUNCT = (".", ",", ";", ":", "!", "?", "\"", "'", "(", ")")
+_PUNCT = (".", ",", ";", ":", "!", "?", '"', "'", "(", ")")
 _LAYOUT = ("\n\n", "\n", "**", "##", "- ", "`", "\n- ", "1.", " `code`")
 
 _TOOL_NAMES = ("get_weather", "search_products", "create_calendar_event")
 _LOCATIONS = ("Paris, France", "Edinburgh, GB", "São Paulo, BR", "Zürich, CH", "Kyoto, JP")
 _NOTES = (
-    "deliver before noon", "gift wrap", "leave at the door", "fragile: glass",
-    "crème brûlée for two", "no substitutions", "call on arrival", "size M, colour navy",
+    "deliver before noon",
+    "gift wrap",
+    "leave at the door",
+    "fragile: glass",
+    "crème brûlée for two",
+    "no substitutions",
+    "call on arrival",
+    "size M, colour navy",
 )
 
 
@@ -132,9 +226,14 @@ class _Chunks:
     def __init__(self, seed: int, include_usage: bool) -> None:
         stream_id = _random_id(random.Random(seed + 11), "chatcmpl-", 29)
         self.head = (
-            b'data: {"id":"' + stream_id.encode() + b'","object":"chat.completion.chunk","created":'
-            + str(CREATED).encode() + b',"model":"' + MODEL.encode()
-            + b'","service_tier":"default","system_fingerprint":"' + FINGERPRINT.encode()
+            b'data: {"id":"'
+            + stream_id.encode()
+            + b'","object":"chat.completion.chunk","created":'
+            + str(CREATED).encode()
+            + b',"model":"'
+            + MODEL.encode()
+            + b'","service_tier":"default","system_fingerprint":"'
+            + FINGERPRINT.encode()
             + b'","choices":['
         )
         self.tail = (b'],"usage":null' if include_usage else b"]") + b',"obfuscation":"'
@@ -147,8 +246,12 @@ class _Chunks:
     def usage_chunk(self, i: int, usage: dict[str, Any]) -> bytes:
         """The usage-only event that ends a stream with ``include_usage``: ``choices: []``."""
         return (
-            self.head + b'],"usage":' + _dumps(usage) + b',"obfuscation":"'
-            + self.obfuscation[i % _POOL_SIZE] + b'"}\n\n'
+            self.head
+            + b'],"usage":'
+            + _dumps(usage)
+            + b',"obfuscation":"'
+            + self.obfuscation[i % _POOL_SIZE]
+            + b'"}\n\n'
         )
 
 
@@ -259,11 +362,13 @@ def _tool_plan(n_chunks: int, n_calls: int, include_usage: bool, seed: int) -> _
         for n in lengths:
             pieces.append(text[start : start + n])
             start += n
-        calls.append({
-            "id": _random_id(rng, "call_", 24),
-            "type": "function",
-            "function": {"name": _TOOL_NAMES[k], "arguments": text},
-        })
+        calls.append(
+            {
+                "id": _random_id(rng, "call_", 24),
+                "type": "function",
+                "function": {"name": _TOOL_NAMES[k], "arguments": text},
+            }
+        )
         fragments.append(pieces)
     # Interleave: calls start in index order, each soon after the previous one; fragments
     # of every started call are then picked at random, so the calls stay interleaved.
@@ -284,9 +389,7 @@ def _tool_plan(n_chunks: int, n_calls: int, include_usage: bool, seed: int) -> _
     return _ToolPlan(calls, fragments, order, n_fragments)
 
 
-def tool_call_events(
-    n_chunks: int, *, n_calls: int = 3, include_usage: bool = True, seed: int = 0
-) -> Iterator[bytes]:
+def tool_call_events(n_chunks: int, *, n_calls: int = 3, include_usage: bool = True, seed: int = 0) -> Iterator[bytes]:
     """The events of a stream of ``n_calls`` parallel tool calls, interleaved, lazily."""
     plan = _tool_plan(n_chunks, n_calls, include_usage, seed)
     chunks = _Chunks(seed, include_usage)
@@ -317,9 +420,7 @@ def tool_call_stream(n_chunks: int, *, n_calls: int = 3, include_usage: bool = T
     return b"".join(tool_call_events(n_chunks, n_calls=n_calls, include_usage=include_usage, seed=seed))
 
 
-def tool_call_expected(
-    n_chunks: int, *, n_calls: int = 3, include_usage: bool = True, seed: int = 0
-) -> Expected:
+def tool_call_expected(n_chunks: int, *, n_calls: int = 3, include_usage: bool = True, seed: int = 0) -> Expected:
     """What folding ``tool_call_stream(n_chunks, ...)`` must give."""
     plan = _tool_plan(n_chunks, n_calls, include_usage, seed)
     return Expected(

@@ -52,8 +52,12 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> dict[str, Any]:
             cells += _measure(data, how, plan)
             progress(f"  decoders: {data.name} / {how} done ({time.perf_counter() - started:.0f} s)")
     gc.unfreeze()
-    return {"cells": [_with_ratios(cell, cells) for cell in cells],
-            "corpora": described, "rounds": plan.rounds, "slow_rounds": plan.slow_rounds}
+    return {
+        "cells": [_with_ratios(cell, cells) for cell in cells],
+        "corpora": described,
+        "rounds": plan.rounds,
+        "slow_rounds": plan.slow_rounds,
+    }
 
 
 def _measure(data: corpora.Corpus, how: str, plan: Plan) -> list[Cell]:
@@ -107,6 +111,7 @@ def _warm_up(fn: peers.Run, reads: list[bytes]) -> None:
 
 def _first_kept(fn: peers.Run, reads: list[bytes], output: list[Any]) -> Callable[[], Any]:
     """A call that keeps its first result (to be checked), and drops the others."""
+
     def call() -> Any:
         result = fn(reads)
         if not output:
@@ -118,7 +123,9 @@ def _first_kept(fn: peers.Run, reads: list[bytes], output: list[Any]) -> Callabl
 
 def _with_ratios(cell: Cell, cells: list[Cell]) -> dict[str, Any]:
     def find(name: str) -> Cell | None:
-        return next((c for c in cells if c.contender == name and c.corpus == cell.corpus and c.reads == cell.reads), None)
+        return next(
+            (c for c in cells if c.contender == name and c.corpus == cell.corpus and c.reads == cell.reads), None
+        )
 
     data = cell.as_dict()
     data["x_floor"] = paired_ratio(cell, find(peers.FLOOR))

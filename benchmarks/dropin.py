@@ -68,10 +68,10 @@ class Plan:
     client_sample_s: float  # a client sample repeats its request until it lasts this long (CPU)
 
 
-FULL = Plan(state_chunks=2_000, long_chunks=2_000, argument_bytes=(50_000, 100_000, 200_000), rounds=9,
-            client_sample_s=0.05)
-QUICK = Plan(state_chunks=200, long_chunks=200, argument_bytes=(5_000, 10_000, 20_000), rounds=3,
-             client_sample_s=0.002)
+FULL = Plan(
+    state_chunks=2_000, long_chunks=2_000, argument_bytes=(50_000, 100_000, 200_000), rounds=9, client_sample_s=0.05
+)
+QUICK = Plan(state_chunks=200, long_chunks=200, argument_bytes=(5_000, 10_000, 20_000), rounds=3, client_sample_s=0.002)
 
 STATE = "streamfold StreamState"
 STATE_FIXES = "streamfold StreamState(fixes=True)"
@@ -139,9 +139,15 @@ def time_in_rounds(timed: Sequence[Timed], rounds: int, clock: Callable[[], int]
 def summarize(completion: Any) -> dict[str, Any]:
     """What two final completions must agree on: per choice its text, refusal, finish reason
     and tool calls (id, name, arguments); the usage."""
-    choices = [{"content": c.message.content, "refusal": c.message.refusal, "finish_reason": c.finish_reason,
-                "tool_calls": [(t.id, t.function.name, t.function.arguments) for t in c.message.tool_calls or []]}
-               for c in sorted(completion.choices, key=lambda c: c.index)]
+    choices = [
+        {
+            "content": c.message.content,
+            "refusal": c.message.refusal,
+            "finish_reason": c.finish_reason,
+            "tool_calls": [(t.id, t.function.name, t.function.arguments) for t in c.message.tool_calls or []],
+        }
+        for c in sorted(completion.choices, key=lambda c: c.index)
+    ]
     usage = completion.usage.model_dump(exclude_none=True) if completion.usage is not None else None
     return {"choices": choices, "usage": usage}
 
@@ -149,8 +155,12 @@ def summarize(completion: Any) -> dict[str, Any]:
 def expected_summary(expected: corpus.Expected) -> dict[str, Any]:
     calls = [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in expected.tool_calls]
     usage = {key: value for key, value in expected.usage.items() if value is not None} if expected.usage else None
-    return {"choices": [{"content": expected.content, "refusal": None, "finish_reason": expected.finish_reason,
-                         "tool_calls": calls}], "usage": _without_none(usage)}
+    return {
+        "choices": [
+            {"content": expected.content, "refusal": None, "finish_reason": expected.finish_reason, "tool_calls": calls}
+        ],
+        "usage": _without_none(usage),
+    }
 
 
 def _without_none(value: Any) -> Any:
@@ -164,6 +174,7 @@ def agrees_with(reference: dict[str, Any]) -> Callable[[Any], None]:
         got = summarize(completion)
         got["usage"] = _without_none(got["usage"])
         expect(got == reference, "the final completion differs from the expected one")
+
     return check
 
 
@@ -177,6 +188,7 @@ def _fold_chunks(make_state: Callable[[], Any], chunks: list[Any]) -> Callable[[
         for chunk in chunks:
             handle(chunk)
         return state.get_final_completion()
+
     return run
 
 
@@ -191,8 +203,11 @@ def state_part(plan: Plan) -> list[Cell]:
     clock = time.perf_counter_ns
     for name in ("text", "tools"):
         n = plan.state_chunks
-        stream, expected = ((corpus.text_stream(n), corpus.text_expected(n)) if name == "text"
-                            else (corpus.tool_call_stream(n), corpus.tool_call_expected(n)))
+        stream, expected = (
+            (corpus.text_stream(n), corpus.text_expected(n))
+            if name == "text"
+            else (corpus.tool_call_stream(n), corpus.tool_call_expected(n))
+        )
         payloads = corpus.payloads(stream)
         objects = [construct_type(type_=ChatCompletionChunk, value=orjson.loads(p)) for p in payloads]
         dicts = [orjson.loads(p) for p in payloads]
@@ -205,8 +220,9 @@ def state_part(plan: Plan) -> list[Cell]:
         before = [o.to_dict() for o in objects]
         timed: list[Timed] = []
         for contender, call in contenders:
-            cell = Cell(contender, name, "chunk objects" if contender != STATE_DICTS else "dicts", len(payloads),
-                        len(stream))
+            cell = Cell(
+                contender, name, "chunk objects" if contender != STATE_DICTS else "dicts", len(payloads), len(stream)
+            )
             cells.append(cell)
             if check_first(cell, call, agrees_with(expected_summary(expected)), clock):
                 timed.append((cell, call, 1))
@@ -240,8 +256,12 @@ def mock_client(data: bytes) -> Any:
     def handler(request: Any) -> Any:
         return http.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces))
 
-    return openai.OpenAI(api_key="x", base_url="http://mock/v1", max_retries=0,
-                         http_client=http.Client(transport=http.MockTransport(handler)))
+    return openai.OpenAI(
+        api_key="x",
+        base_url="http://mock/v1",
+        max_retries=0,
+        http_client=http.Client(transport=http.MockTransport(handler)),
+    )
 
 
 def _final(stream: Any) -> Any:
@@ -329,10 +349,28 @@ def client_part(plan: Plan) -> list[Cell]:
 
 # --------------------------------------------------------------------------- partial
 
-_NOTES = ('says "hello"', "two\nlines", "caf\u00e9 cr\u00e8me", "tab\there", "C:\\path\\to", "plain note", "\u2192 next")
-SAVE_RECORDS = {"type": "function", "function": {"name": "save_records", "strict": True, "parameters": {
-    "type": "object", "properties": {"records": {"type": "array"}, "count": {"type": "integer"}},
-    "required": ["records", "count"], "additionalProperties": False}}}
+_NOTES = (
+    'says "hello"',
+    "two\nlines",
+    "caf\u00e9 cr\u00e8me",
+    "tab\there",
+    "C:\\path\\to",
+    "plain note",
+    "\u2192 next",
+)
+SAVE_RECORDS = {
+    "type": "function",
+    "function": {
+        "name": "save_records",
+        "strict": True,
+        "parameters": {
+            "type": "object",
+            "properties": {"records": {"type": "array"}, "count": {"type": "integer"}},
+            "required": ["records", "count"],
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 def arguments_text(size: int, seed: int = 0) -> str:
@@ -342,11 +380,18 @@ def arguments_text(size: int, seed: int = 0) -> str:
     records: list[dict[str, Any]] = []
     length = len('{"records": [], "count": 000000}')
     while length < size:
-        record = {"id": len(records), "sku": f"A-{rng.randrange(100_000):05d}",
-                  "name": " ".join(rng.choices(("blue", "small", "steel", "lamp", "desk", "kit", "pro"), k=3)),
-                  "price": round(rng.uniform(1, 1000), 2), "qty": rng.randint(1, 99), "weight_kg": rng.random() * 40,
-                  "tags": rng.sample(("new", "sale", "eco", "bulk", "gift"), k=2), "note": rng.choice(_NOTES),
-                  "active": rng.random() < 0.5, "discount": None}
+        record = {
+            "id": len(records),
+            "sku": f"A-{rng.randrange(100_000):05d}",
+            "name": " ".join(rng.choices(("blue", "small", "steel", "lamp", "desk", "kit", "pro"), k=3)),
+            "price": round(rng.uniform(1, 1000), 2),
+            "qty": rng.randint(1, 99),
+            "weight_kg": rng.random() * 40,
+            "tags": rng.sample(("new", "sale", "eco", "bulk", "gift"), k=2),
+            "note": rng.choice(_NOTES),
+            "active": rng.random() < 0.5,
+            "discount": None,
+        }
         length += len(json.dumps(record)) + 2
         records.append(record)
     return json.dumps({"records": records, "count": len(records)})
@@ -354,15 +399,24 @@ def arguments_text(size: int, seed: int = 0) -> str:
 
 def one_call_stream(arguments: str) -> tuple[bytes, int]:
     """(stream, chunks): one ``save_records`` call whose arguments come ``FRAGMENT_BYTES`` a chunk."""
-    head = {"id": "chatcmpl-partial0arguments", "object": "chat.completion.chunk", "created": corpus.CREATED,
-            "model": corpus.MODEL, "system_fingerprint": corpus.FINGERPRINT}
+    head = {
+        "id": "chatcmpl-partial0arguments",
+        "object": "chat.completion.chunk",
+        "created": corpus.CREATED,
+        "model": corpus.MODEL,
+        "system_fingerprint": corpus.FINGERPRINT,
+    }
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return b"data: " + orjson.dumps({**head, "choices": [choice]}) + b"\n\n"
 
-    start = {"index": 0, "id": "call_partial0arguments00000", "type": "function",
-             "function": {"name": "save_records", "arguments": ""}}
+    start = {
+        "index": 0,
+        "id": "call_partial0arguments00000",
+        "type": "function",
+        "function": {"name": "save_records", "arguments": ""},
+    }
     chunks = [chunk({"role": "assistant", "content": None, "tool_calls": [start]})]
     for i in range(0, len(arguments), FRAGMENT_BYTES):
         fragment = {"index": 0, "function": {"arguments": arguments[i : i + FRAGMENT_BYTES]}}
@@ -430,13 +484,15 @@ def partial_part(plan: Plan) -> tuple[list[Cell], dict[str, Any]]:
     # every sample lasts about as long as one fold of the largest size (smaller ones repeated):
     # a short sample can fall between two bursts of noise, a long one cannot
     longest = max((elapsed for _, _, elapsed in checked), default=1)
-    time_in_rounds([(cell, call, max(1, round(longest / elapsed))) for cell, call, elapsed in checked],
-                   plan.rounds, clock)
+    time_in_rounds(
+        [(cell, call, max(1, round(longest / elapsed))) for cell, call, elapsed in checked], plan.rounds, clock
+    )
     small, large = cells[0], cells[-1]
     spread = None
     if small.ok and large.ok:
-        spread = statistics.median((lg / large.nbytes) / (sm / small.nbytes)
-                                   for lg, sm in zip(large.samples_ns, small.samples_ns))
+        spread = statistics.median(
+            (lg / large.nbytes) / (sm / small.nbytes) for lg, sm in zip(large.samples_ns, small.samples_ns)
+        )
     jiter = _jiter_cell(plan.argument_bytes[0], clock)
     cells.append(jiter)
     versus = None
@@ -485,10 +541,16 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> dict[str, Any]:
         progress(f"  dropin: partial done ({time.perf_counter() - started:.0f} s)")
     finally:
         gc.unfreeze()
-    return {"state": [c.as_dict() for c in state], "client": [c.as_dict() for c in client],
-            "partial": [c.as_dict() for c in partial], "partial_figures": partial_figures,
-            "ratios": ratios_of(state, client), "judged_streams": judged_streams(client), "rounds": plan.rounds,
-            "fragment_bytes": FRAGMENT_BYTES}
+    return {
+        "state": [c.as_dict() for c in state],
+        "client": [c.as_dict() for c in client],
+        "partial": [c.as_dict() for c in partial],
+        "partial_figures": partial_figures,
+        "ratios": ratios_of(state, client),
+        "judged_streams": judged_streams(client),
+        "rounds": plan.rounds,
+        "fragment_bytes": FRAGMENT_BYTES,
+    }
 
 
 def _find(cells: list[Cell], contender: str, corpus_name: str) -> Cell | None:
@@ -499,15 +561,18 @@ def ratios_of(state: list[Cell], client: list[Cell]) -> dict[str, Any]:
     """The paired ratios over openai-python (``targets.py`` judges some of them)."""
     ratios: dict[str, Any] = {"state": {}, "client": {}}
     for name in ("text", "tools"):
-        ratios["state"][name] = {contender: paired_ratio(_find(state, OPENAI_STATE, name), _find(state, contender, name))
-                                 for contender in (STATE, STATE_FIXES, STATE_DICTS)}
+        ratios["state"][name] = {
+            contender: paired_ratio(_find(state, OPENAI_STATE, name), _find(state, contender, name))
+            for contender in (STATE, STATE_FIXES, STATE_DICTS)
+        }
     for name in dict.fromkeys(c.corpus for c in client):
         bare, ours, theirs = (_find(client, c, name) for c in (BARE, STREAM_CHAT, OPENAI_STREAM))
         above = None
         if bare is not None and ours is not None and theirs is not None and bare.ok and ours.ok and theirs.ok:
             # a round where stream_chat cost no more than the bare request has no figure
-            rounds = [(t - b) / (m - b) for t, m, b in zip(theirs.samples_ns, ours.samples_ns, bare.samples_ns)
-                      if m > b]
+            rounds = [
+                (t - b) / (m - b) for t, m, b in zip(theirs.samples_ns, ours.samples_ns, bare.samples_ns) if m > b
+            ]
             above = statistics.median(rounds) if len(rounds) * 2 > len(bare.samples_ns) else None
         ratios["client"][name] = {"whole": paired_ratio(theirs, ours), "above_bare": above}
     return ratios
@@ -525,19 +590,27 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def markdown(section: dict[str, Any]) -> str:
     """The three tables."""
-    out = ["#### StreamState against ChatCompletionStreamState (the same pre-built chunks; µs per chunk)\n",
-           "| corpus | contender | µs/chunk | spread | x less time than openai |", "|---|---|---:|---:|---:|"]
+    out = [
+        "#### StreamState against ChatCompletionStreamState (the same pre-built chunks; µs per chunk)\n",
+        "| corpus | contender | µs/chunk | spread | x less time than openai |",
+        "|---|---|---:|---:|---:|",
+    ]
     for cell in section["state"]:
         ratio = section["ratios"]["state"][cell["corpus"]].get(cell["contender"])
         if cell["status"] != "ok":
             out.append(f"| {cell['corpus']} | {cell['contender']} | {cell['status']} | | |")
             continue
-        out.append(f"| {cell['corpus']} ({cell['chunks']:,} chunks) | {cell['contender']} | {cell['us_per_chunk']:.2f} "
-                   f"| {cell['spread'] * 100:.0f}% | {_fmt(ratio, 1)} |")
-    out += ["", "#### Client CPU per request: stream_chat against .stream() (openai client, mock transport, "
-                "16 KiB reads; ms)\n",
-            "| stream | chunks | bare request | stream_chat | .stream() | whole x | above bare x |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+        out.append(
+            f"| {cell['corpus']} ({cell['chunks']:,} chunks) | {cell['contender']} | {cell['us_per_chunk']:.2f} "
+            f"| {cell['spread'] * 100:.0f}% | {_fmt(ratio, 1)} |"
+        )
+    out += [
+        "",
+        "#### Client CPU per request: stream_chat against .stream() (openai client, mock transport, "
+        "16 KiB reads; ms)\n",
+        "| stream | chunks | bare request | stream_chat | .stream() | whole x | above bare x |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, ratio in section["ratios"]["client"].items():
         cells = {c["contender"]: c for c in section["client"] if c["corpus"] == name}
         ms = {k: (c["median_ns"] / 1e6 if c["status"] == "ok" else None) for k, c in cells.items()}
@@ -546,19 +619,33 @@ def markdown(section: dict[str, Any]) -> str:
         if bad:
             out.append(f"| {name} | {chunks} | {'; '.join(bad)} | | | | |")
             continue
-        out.append(f"| {name} | {chunks:,} | {_fmt(ms[BARE], 3)} | {_fmt(ms[STREAM_CHAT], 3)} "
-                   f"| {_fmt(ms[OPENAI_STREAM], 3)} | {_fmt(ratio['whole'], 1)} | {_fmt(ratio['above_bare'], 1)} |")
-    out += ["", "bare request: `create(stream=True)`, its bytes drained (what both pay); whole x: .stream() / "
-                "stream_chat; above bare x: (.stream() - bare) / (stream_chat - bare).  Medians over rounds.", ""]
-    out += [f"#### Partial arguments ({section['fragment_bytes']}-byte fragments, parsed_arguments read at every "
-            "delta)\n", "| contender | arguments | chunks | ms | ns per byte |", "|---|---:|---:|---:|---:|"]
+        out.append(
+            f"| {name} | {chunks:,} | {_fmt(ms[BARE], 3)} | {_fmt(ms[STREAM_CHAT], 3)} "
+            f"| {_fmt(ms[OPENAI_STREAM], 3)} | {_fmt(ratio['whole'], 1)} | {_fmt(ratio['above_bare'], 1)} |"
+        )
+    out += [
+        "",
+        "bare request: `create(stream=True)`, its bytes drained (what both pay); whole x: .stream() / "
+        "stream_chat; above bare x: (.stream() - bare) / (stream_chat - bare).  Medians over rounds.",
+        "",
+    ]
+    out += [
+        f"#### Partial arguments ({section['fragment_bytes']}-byte fragments, parsed_arguments read at every delta)\n",
+        "| contender | arguments | chunks | ms | ns per byte |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for cell in section["partial"]:
         if cell["status"] != "ok":
             out.append(f"| {cell['contender']} | {cell['corpus']} | | {cell['status']} | |")
             continue
-        out.append(f"| {cell['contender']} | {cell['corpus']} | {cell['chunks']:,} | {cell['median_ns'] / 1e6:.1f} "
-                   f"| {cell['median_ns'] / cell['bytes']:,.0f} |")
+        out.append(
+            f"| {cell['contender']} | {cell['corpus']} | {cell['chunks']:,} | {cell['median_ns'] / 1e6:.1f} "
+            f"| {cell['median_ns'] / cell['bytes']:,.0f} |"
+        )
     figures = section["partial_figures"]
-    out += ["", f"Cost per byte, largest / smallest size: {_fmt(figures['spread'], 2)}; jiter's re-parse costs "
-                f"{_fmt(figures['jiter_x_per_byte'], 1)} x as much per byte at the smallest size, and grows with it."]
+    out += [
+        "",
+        f"Cost per byte, largest / smallest size: {_fmt(figures['spread'], 2)}; jiter's re-parse costs "
+        f"{_fmt(figures['jiter_x_per_byte'], 1)} x as much per byte at the smallest size, and grows with it.",
+    ]
     return "\n".join(out) + "\n"

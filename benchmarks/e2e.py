@@ -182,12 +182,14 @@ async def _streamfold_result_session(base_url: str, level: int) -> AsyncIterator
     async with streamfold.AsyncClient(base_url=base_url, max_retries=0, timeout=TIMEOUT_S) as client:
 
         async def request() -> Result:
-            started = time.perf_counter()
             async with client.stream_chat(model=MODEL, messages=MESSAGES, stream_options=STREAM_OPTIONS) as stream:
                 completion = await stream.result()
             first = stream.stats.time_to_first_content
-            return (completion["choices"][0]["message"]["content"] or "", stream.stats.chunks,
-                    math.nan if first is None else first)
+            return (
+                completion["choices"][0]["message"]["content"] or "",
+                stream.stats.chunks,
+                math.nan if first is None else first,
+            )
 
         yield request
 
@@ -224,7 +226,10 @@ async def _openai_session(base_url: str, level: int) -> AsyncIterator[Request]:
             parts: list[str] = []
             chunks = 0
             stream = await client.chat.completions.create(
-                model=MODEL, messages=MESSAGES, stream=True, stream_options=STREAM_OPTIONS,
+                model=MODEL,
+                messages=MESSAGES,
+                stream=True,
+                stream_options=STREAM_OPTIONS,
             )
             async with stream:
                 async for chunk in stream:
@@ -474,13 +479,27 @@ def _wait_until_serving(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def _running_server(output_tokens: int, itl: float = 0.0, *, source: Path | None = None,
-                    cpu: int | None = None, ttft: float = 0.0) -> Iterator[Server]:
+def _running_server(
+    output_tokens: int, itl: float = 0.0, *, source: Path | None = None, cpu: int | None = None, ttft: float = 0.0
+) -> Iterator[Server]:
     """Start ``python -m streamfold serve`` on a free port (from ``source``, a directory holding
     another version of the package, when given), pinned to ``cpu``; stop it whatever happens."""
     port = _free_port()
-    command = [sys.executable, "-m", "streamfold", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--output-tokens", str(output_tokens), "--itl", repr(itl), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamfold",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--output-tokens",
+        str(output_tokens),
+        "--itl",
+        repr(itl),
+        "--quiet",
+    ]
     if ttft:
         command += ["--ttft", repr(ttft)]
     env = dict(os.environ)
@@ -521,8 +540,9 @@ def baseline_source(rev: str = BASELINE_SERVER_REV) -> Iterator[Path | None]:
         return
     with tempfile.TemporaryDirectory() as directory:
         archive = Path(directory) / "src.tar"
-        made = subprocess.run([git, "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), rev, "src"],
-                              capture_output=True)
+        made = subprocess.run(
+            [git, "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), rev, "src"], capture_output=True
+        )
         if made.returncode != 0:
             yield None
             return
@@ -531,7 +551,9 @@ def baseline_source(rev: str = BASELINE_SERVER_REV) -> Iterator[Path | None]:
         without = Path(directory) / "without"
         without.mkdir()
         for module in ("httptools", "uvloop"):
-            (without / f"{module}.py").write_text(f"raise ImportError('{module} hidden: the baseline server ran without it')\n")
+            (without / f"{module}.py").write_text(
+                f"raise ImportError('{module} hidden: the baseline server ran without it')\n"
+            )
         yield Path(directory)
 
 
@@ -542,8 +564,10 @@ def _reference(base_url: str) -> tuple[str, int]:
     from streamfold import ChatAccumulator
 
     acc = ChatAccumulator()
-    with httpx.Client(timeout=TIMEOUT_S) as client, \
-            client.stream("POST", f"{base_url}/chat/completions", json=BODY) as response:
+    with (
+        httpx.Client(timeout=TIMEOUT_S) as client,
+        client.stream("POST", f"{base_url}/chat/completions", json=BODY) as response,
+    ):
         response.raise_for_status()
         for piece in response.iter_bytes():
             acc.feed(piece)
@@ -607,15 +631,28 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 def _row(contender: str, setting: str, level: int, status: str, batch: Batch | None = None) -> dict[str, Any]:
     """One line of the report; figures only for a correct batch."""
     row: dict[str, Any] = {
-        "contender": contender, "setting": setting, "concurrency": level, "streams": level, "chunks": None,
-        "wall_s": None, "client_cpu_s": None, "client_us_per_chunk": None, "chunks_per_s": None, "ttfb_ms": None,
-        "server_cpu_s": None, "server_us_per_chunk": None, "status": status,
+        "contender": contender,
+        "setting": setting,
+        "concurrency": level,
+        "streams": level,
+        "chunks": None,
+        "wall_s": None,
+        "client_cpu_s": None,
+        "client_us_per_chunk": None,
+        "chunks_per_s": None,
+        "ttfb_ms": None,
+        "server_cpu_s": None,
+        "server_us_per_chunk": None,
+        "status": status,
     }
     if batch is not None and status == "ok":
         chunks = sum(result[1] for result in batch.results)
         row.update(
-            chunks=chunks, wall_s=batch.wall_s, client_cpu_s=batch.cpu_s,
-            client_us_per_chunk=batch.cpu_s / chunks * 1e6, chunks_per_s=chunks / batch.wall_s,
+            chunks=chunks,
+            wall_s=batch.wall_s,
+            client_cpu_s=batch.cpu_s,
+            client_us_per_chunk=batch.cpu_s / chunks * 1e6,
+            chunks_per_s=chunks / batch.wall_s,
             ttfb_ms={name: value * 1000 for name, value in percentiles([r[2] for r in batch.results]).items()},
             server_cpu_s=batch.server_cpu_s,
             server_us_per_chunk=None if batch.server_cpu_s is None else batch.server_cpu_s / chunks * 1e6,
@@ -623,8 +660,9 @@ def _row(contender: str, setting: str, level: int, status: str, batch: Batch | N
     return row
 
 
-def _measure_row(contender: Contender, server: Server, setting: Setting, level: int,
-                 reference: tuple[str, int]) -> dict[str, Any]:
+def _measure_row(
+    contender: Contender, server: Server, setting: Setting, level: int, reference: tuple[str, int]
+) -> dict[str, Any]:
     """Run one (contender, level) under its own event loop and judge its output."""
     import streamfold
 
@@ -633,7 +671,7 @@ def _measure_row(contender: Contender, server: Server, setting: Setting, level: 
         return _row(contender.name, setting.name, level, f"skipped: {missing} not installed")
     try:
         warmup, batch = streamfold.run(_measure(contender, server, level))
-    except Exception as exc:  # noqa: BLE001 - a broken contender is reported, not fatal
+    except Exception as exc:
         return _row(contender.name, setting.name, level, f"failed: {type(exc).__name__}: {exc}")
     wrong = _wrong_output(warmup + batch.results, *reference)
     return _row(contender.name, setting.name, level, f"wrong output: {wrong}" if wrong else "ok", batch)
@@ -644,8 +682,10 @@ def _describe(row: dict[str, Any], elapsed_s: float) -> str:
     if row["status"] != "ok":
         return f"{head}: {row['status']}"
     server = "-" if row["server_us_per_chunk"] is None else f"{row['server_us_per_chunk']:.1f}"
-    return (f"{head}: {row['chunks']} chunks in {row['wall_s']:.2f} s, client {row['client_us_per_chunk']:.1f} "
-            f"µs/chunk, server {server} µs/chunk")
+    return (
+        f"{head}: {row['chunks']} chunks in {row['wall_s']:.2f} s, client {row['client_us_per_chunk']:.1f} "
+        f"µs/chunk, server {server} µs/chunk"
+    )
 
 
 def _versions() -> dict[str, str | None]:
@@ -672,8 +712,13 @@ def _pinned(cpu: int | None) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def run(*, quick: bool = False, progress: Callable[[str], None] = print,
-        contenders: Sequence[str] | None = None, server_table: bool = True) -> dict[str, Any]:
+def run(
+    *,
+    quick: bool = False,
+    progress: Callable[[str], None] = print,
+    contenders: Sequence[str] | None = None,
+    server_table: bool = True,
+) -> dict[str, Any]:
     """Run the benchmark and return its report (see the module docstring).
 
     ``contenders`` restricts the run to those names (default: all of ``CONTENDERS``);
@@ -692,8 +737,11 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print,
         for setting in mode.settings:
             with _running_server(setting.output_tokens, setting.itl, cpu=server_cpu) as server:
                 reference = _reference(server.base_url)
-                servers[setting.name] = {"itl": setting.itl, "output_tokens": setting.output_tokens,
-                                         "chunks_per_stream": reference[1]}
+                servers[setting.name] = {
+                    "itl": setting.itl,
+                    "output_tokens": setting.output_tokens,
+                    "chunks_per_stream": reference[1],
+                }
                 for level in setting.levels:
                     for contender in chosen:
                         rows.append(_measure_row(contender, server, setting, level, reference))
@@ -708,8 +756,9 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print,
         "loop": "uvloop" if uvloop_available() else "asyncio",
         "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
         "servers": servers,
-        "settings": [{"name": s.name, "itl": s.itl, "chunks": s.chunks, "levels": list(s.levels)}
-                     for s in mode.settings],
+        "settings": [
+            {"name": s.name, "itl": s.itl, "chunks": s.chunks, "levels": list(s.levels)} for s in mode.settings
+        ],
         "rows": rows,
         "server_rows": server_rows,
         "wall_s": time.perf_counter() - began,
@@ -762,8 +811,16 @@ def ratios(result: dict[str, Any]) -> dict[tuple[str, int], dict[str, float]]:
     found: dict[tuple[str, int], dict[str, float]] = {}
     rows = [row for row in result["rows"] if row["status"] == "ok"]
     for row in rows:
-        ours = next((r for r in rows if r["contender"] == BASELINE and r["setting"] == row["setting"]
-                     and r["concurrency"] == row["concurrency"]), None)
+        ours = next(
+            (
+                r
+                for r in rows
+                if r["contender"] == BASELINE
+                and r["setting"] == row["setting"]
+                and r["concurrency"] == row["concurrency"]
+            ),
+            None,
+        )
         if ours is not None:
             cell = found.setdefault((row["setting"], row["concurrency"]), {})
             cell[row["contender"]] = row["client_us_per_chunk"] / ours["client_us_per_chunk"]
@@ -774,15 +831,22 @@ def markdown(result: dict[str, Any]) -> str:
     """The report as Markdown: one table per setting, then the mock server's before and after."""
     loop = result.get("loop", "?")
     pinned = result.get("pinned")
-    where = (f"server on CPU {pinned['server_cpu']}, clients on CPU {pinned['client_cpu']}" if pinned
-             else "not pinned (fewer than two CPUs)")
+    where = (
+        f"server on CPU {pinned['server_cpu']}, clients on CPU {pinned['client_cpu']}"
+        if pinned
+        else "not pinned (fewer than two CPUs)"
+    )
     lines = [f"Clients on {loop}; {where}; streamfold core: {result.get('implementation', '?')}.", ""]
     found = ratios(result)
     for setting in result["settings"]:
         server = result["servers"].get(setting["name"], {})
-        lines += [f"#### {setting['name']} ({server.get('chunks_per_stream', setting['chunks'])} chunks per stream)",
-                  "", f"| contender | in flight | client µs / chunk | x {BASELINE} | chunks/s | TTFB p50 ms "
-                  "| TTFB p99 ms | server µs / chunk |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
+        lines += [
+            f"#### {setting['name']} ({server.get('chunks_per_stream', setting['chunks'])} chunks per stream)",
+            "",
+            f"| contender | in flight | client µs / chunk | x {BASELINE} | chunks/s | TTFB p50 ms "
+            "| TTFB p99 ms | server µs / chunk |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|",
+        ]
         for row in result["rows"]:
             if row["setting"] != setting["name"]:
                 continue
@@ -798,14 +862,20 @@ def markdown(result: dict[str, Any]) -> str:
             )
         lines.append("")
     if result.get("server_rows"):
-        lines += ["#### The mock server's CPU per chunk (loaded by streamfold AsyncClient)", "",
-                  "| server | setting | in flight | server µs / chunk | chunks/s |", "|---|---|--:|--:|--:|"]
+        lines += [
+            "#### The mock server's CPU per chunk (loaded by streamfold AsyncClient)",
+            "",
+            "| server | setting | in flight | server µs / chunk | chunks/s |",
+            "|---|---|--:|--:|--:|",
+        ]
         for row in result["server_rows"]:
             if row["status"] != "ok":
                 lines.append(f"| {row['contender']} | {row['setting']} | {row['concurrency']} | {row['status']} | |")
                 continue
-            lines.append(f"| {row['contender']} | {row['setting']} | {row['concurrency']} "
-                         f"| {_fmt(row['server_us_per_chunk'], 1)} | {_fmt(row['chunks_per_s'], 0)} |")
+            lines.append(
+                f"| {row['contender']} | {row['setting']} | {row['concurrency']} "
+                f"| {_fmt(row['server_us_per_chunk'], 1)} | {_fmt(row['chunks_per_s'], 0)} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -818,8 +888,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--contender", action="append", metavar="NAME", help="run only this contender (repeatable)")
     parser.add_argument("--no-server-table", action="store_true", help="leave out the mock server's before/after")
     args = parser.parse_args(argv)
-    result = run(quick=args.quick, progress=lambda line: print(line, file=sys.stderr, flush=True),
-                 contenders=args.contender, server_table=not args.no_server_table)
+    result = run(
+        quick=args.quick,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        contenders=args.contender,
+        server_table=not args.no_server_table,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(result))

@@ -124,7 +124,7 @@ def run(sizes: corpora.Sizes, rounds: int, progress: Callable[[str], None] = pri
                 timed.append((cell, fn))
             for _ in range(rounds):
                 for cell, fn in timed:
-                    cell.samples_ns.append(time_call(lambda fn=fn: fn(reads)))
+                    cell.samples_ns.append(time_call(lambda fn=fn, reads=reads: fn(reads)))
             progress(f"  framing: {data.name} / {how} done ({time.perf_counter() - started:.0f} s)")
         gc.unfreeze()
 
@@ -136,13 +136,17 @@ def run(sizes: corpora.Sizes, rounds: int, progress: Callable[[str], None] = pri
 
 
 def markdown(section: dict[str, Any]) -> str:
-    out = ["| corpus | reads | contender | µs/event | spread | MB/s | x faster than httpx-sse |",
-           "|---|---|---|---:|---:|---:|---:|"]
+    out = [
+        "| corpus | reads | contender | µs/event | spread | MB/s | x faster than httpx-sse |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for c in section["cells"]:
         if c["status"] != "ok":
             out.append(f"| {c['corpus']} | {c['reads']} | {c['contender']} | {c['status']} | | | |")
             continue
         ratio = c["x_faster_than_httpx_sse"]
-        out.append(f"| {c['corpus']} | {c['reads']} | {c['contender']} | {c['us_per_chunk']:.2f} | "
-                   f"{c['spread'] * 100:.0f}% | {c['mb_per_s']:,.0f} | {'-' if ratio is None else f'{ratio:.1f}'} |")
+        out.append(
+            f"| {c['corpus']} | {c['reads']} | {c['contender']} | {c['us_per_chunk']:.2f} | "
+            f"{c['spread'] * 100:.0f}% | {c['mb_per_s']:,.0f} | {'-' if ratio is None else f'{ratio:.1f}'} |"
+        )
     return "\n".join(out) + "\n"

@@ -26,8 +26,13 @@ else:
 README = Path(__file__).parent.parent / "README.md"
 _BLOCK = re.compile(r"(<!-- figures: (?P<name>[a-z0-9_-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.S)
 
-CORPORA = [("text", "long text, 40k chunks"), ("tools", "tool calls"), ("n3_logprobs", "n=3 + logprobs"),
-           ("reasoning", "reasoning"), ("large", "4 x 1 MiB events")]
+CORPORA = [
+    ("text", "long text, 40k chunks"),
+    ("tools", "tool calls"),
+    ("n3_logprobs", "n=3 + logprobs"),
+    ("reasoning", "reasoning"),
+    ("large", "4 x 1 MiB events"),
+]
 DECODER_ROWS = [
     ("orjson.loads floor", "`orjson.loads` alone (the floor)"),
     ("streamfold (Cython)", "streamfold, Cython"),
@@ -47,8 +52,10 @@ def machine(results: dict[str, Any]) -> str:
     m = results["machine"]
     versions = ", ".join(f"{name} {version}" for name, version in m["versions"].items() if version)
     when = results.get("date", "")
-    return (f"From the committed run{' of ' + when if when else ''}: {m['cpu_count']} vCPUs of an {m['cpu']}, "
-            f"{m['platform'].split('-with-')[0]}, Python {m['python']}; {versions}.\n")
+    return (
+        f"From the committed run{' of ' + when if when else ''}: {m['cpu_count']} vCPUs of an {m['cpu']}, "
+        f"{m['platform'].split('-with-')[0]}, Python {m['python']}; {versions}.\n"
+    )
 
 
 def decoders(results: dict[str, Any]) -> str:
@@ -65,8 +72,12 @@ def decoders(results: dict[str, Any]) -> str:
             value = f"{cell['mb_per_s']:,.0f} MB/s" if corpus == "large" else _f(cell["us_per_chunk"])
             row.append(value if contender == "orjson.loads floor" else f"{value} ({_f(cell['x_floor'])})")
         out.append("| " + " | ".join(row) + " |")
-    speedups = [cells.get(("streamfold (Cython)", corpus, "16KiB"), {}).get("x_faster_than_openai") for corpus, _ in CORPORA]
-    out.append("| streamfold Cython, x faster than openai-python | " + " | ".join(f"{_f(x, 0)} x" for x in speedups) + " |")
+    speedups = [
+        cells.get(("streamfold (Cython)", corpus, "16KiB"), {}).get("x_faster_than_openai") for corpus, _ in CORPORA
+    ]
+    out.append(
+        "| streamfold Cython, x faster than openai-python | " + " | ".join(f"{_f(x, 0)} x" for x in speedups) + " |"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -92,15 +103,24 @@ def scaling(results: dict[str, Any]) -> str:
     costs = ", ".join(f"{_f(p['us_per_chunk'])}" for p in points)
     sizes = ", ".join(f"{p['chunks']:,}" for p in points)
     last = points[-1]
-    return (f"{section['contender']}, text stream: {costs} µs per chunk at {sizes} chunks (max / min "
-            f"{_f(section['spread'])}); while feeding {last['chunks']:,} chunks ({last['bytes'] / 1e6:,.0f} MB) "
-            f"traced memory peaks at {last['feed_peak_bytes'] / 2**20:.1f} MiB, for {last['text_bytes'] / 2**20:.1f} "
-            f"MiB of folded text.\n")
+    return (
+        f"{section['contender']}, text stream: {costs} µs per chunk at {sizes} chunks (max / min "
+        f"{_f(section['spread'])}); while feeding {last['chunks']:,} chunks ({last['bytes'] / 1e6:,.0f} MB) "
+        f"traced memory peaks at {last['feed_peak_bytes'] / 2**20:.1f} MiB, for {last['text_bytes'] / 2**20:.1f} "
+        f"MiB of folded text.\n"
+    )
 
 
-E2E_ROWS = ["streamfold AsyncClient", "streamfold AsyncClient, result() only", "streamfold AsyncClient on httpx",
-            "streamfold openai drop-in", "openai AsyncOpenAI", "httpx + httpx-sse + json", "aiohttp iter_any + feed",
-            "floor: asyncio protocol + httptools + feed"]
+E2E_ROWS = [
+    "streamfold AsyncClient",
+    "streamfold AsyncClient, result() only",
+    "streamfold AsyncClient on httpx",
+    "streamfold openai drop-in",
+    "openai AsyncOpenAI",
+    "httpx + httpx-sse + json",
+    "aiohttp iter_any + feed",
+    "floor: asyncio protocol + httptools + feed",
+]
 
 
 def e2e(results: dict[str, Any]) -> str:
@@ -111,8 +131,10 @@ def e2e(results: dict[str, Any]) -> str:
     def title(setting: str, level: int) -> str:
         return f"{'no delay' if setting == 'itl 0' else setting.replace('itl ', '') + ' between chunks'}, {level:,} in flight"
 
-    out = ["| client µs per chunk (x streamfold's) | " + " | ".join(title(*c) for c in columns) + " |",
-           "|---|" + "--:|" * len(columns)]
+    out = [
+        "| client µs per chunk (x streamfold's) | " + " | ".join(title(*c) for c in columns) + " |",
+        "|---|" + "--:|" * len(columns),
+    ]
     for contender in [name for name in E2E_ROWS if any((name, *c) in rows for c in columns)]:
         row = [contender]
         for setting, level in columns:
@@ -120,7 +142,9 @@ def e2e(results: dict[str, Any]) -> str:
             if cell is None or cell["status"] != "ok" or ours is None or ours["status"] != "ok":
                 row.append("-")
                 continue
-            row.append(f"{cell['client_us_per_chunk']:.1f} ({cell['client_us_per_chunk'] / ours['client_us_per_chunk']:.2f})")
+            row.append(
+                f"{cell['client_us_per_chunk']:.1f} ({cell['client_us_per_chunk'] / ours['client_us_per_chunk']:.2f})"
+            )
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
@@ -128,12 +152,20 @@ def e2e(results: dict[str, Any]) -> str:
 def mock_server(results: dict[str, Any]) -> str:
     rows = [r for r in results["e2e"].get("server_rows", []) if r["status"] == "ok"]
     settings = list(dict.fromkeys((r["setting"], r["concurrency"]) for r in rows))
-    out = ["| mock server CPU per chunk | " + " | ".join(f"{s} ({n:,} in flight)" for s, n in settings) + " |",
-           "|---|" + "--:|" * len(settings)]
+    out = [
+        "| mock server CPU per chunk | " + " | ".join(f"{s} ({n:,} in flight)" for s, n in settings) + " |",
+        "|---|" + "--:|" * len(settings),
+    ]
     by = {(r["contender"], r["setting"]): r for r in rows}
     for contender in dict.fromkeys(r["contender"] for r in rows):
-        out.append(f"| {contender} | " + " | ".join(
-            f"{by[(contender, s)]['server_us_per_chunk']:.1f} µs" if (contender, s) in by else "-" for s, _ in settings) + " |")
+        out.append(
+            f"| {contender} | "
+            + " | ".join(
+                f"{by[(contender, s)]['server_us_per_chunk']:.1f} µs" if (contender, s) in by else "-"
+                for s, _ in settings
+            )
+            + " |"
+        )
     before = [r for r in rows if r["contender"].startswith("before")]
     after = [r for r in rows if r["contender"].startswith("after")]
     if before and after:
@@ -162,12 +194,20 @@ def target_table(results: dict[str, Any]) -> str:
 #: The blocks of the README and what writes each; a section contributes its own renderers
 #: (``readme_blocks``) when it has any.
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "machine": machine, "decoders": decoders, "framing": framing, "scaling": scaling, "e2e": e2e,
-    "mock-server": mock_server, "serving": serving, "targets": target_table,
+    "machine": machine,
+    "decoders": decoders,
+    "framing": framing,
+    "scaling": scaling,
+    "e2e": e2e,
+    "mock-server": mock_server,
+    "serving": serving,
+    "targets": target_table,
 }
 
 
-def render(text: str, results: dict[str, Any], renderers: dict[str, Callable[[dict[str, Any]], str]] | None = None) -> str:
+def render(
+    text: str, results: dict[str, Any], renderers: dict[str, Callable[[dict[str, Any]], str]] | None = None
+) -> str:
     """``text`` (the README) with every figures block rewritten from ``results``."""
     renderers = RENDERERS if renderers is None else renderers
 

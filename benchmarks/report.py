@@ -8,8 +8,20 @@ import platform
 from pathlib import Path
 from typing import Any
 
-DISTRIBUTIONS = ("streamfold", "orjson", "cython", "openai", "pydantic", "httpx", "httpx2", "httpx-sse", "aiohttp",
-                 "uvicorn", "httptools", "uvloop")
+DISTRIBUTIONS = (
+    "streamfold",
+    "orjson",
+    "cython",
+    "openai",
+    "pydantic",
+    "httpx",
+    "httpx2",
+    "httpx-sse",
+    "aiohttp",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -28,9 +40,14 @@ def machine() -> dict[str, Any]:
             versions[name] = None
     import streamfold
 
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu": cpu or platform.machine(), "cpu_count": os.cpu_count(), "versions": versions,
-            "streamfold_implementation": streamfold.IMPLEMENTATION}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "versions": versions,
+        "streamfold_implementation": streamfold.IMPLEMENTATION,
+    }
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -42,10 +59,14 @@ def decoders_markdown(section: dict[str, Any]) -> str:
     out = []
     for described in section["corpora"]:
         name = described["name"]
-        out.append(f"#### {name}: {described['title']} ({described['chunks']:,} chunks, "
-                   f"{described['bytes'] / 2**20:.1f} MiB)\n")
-        out.append("| contender | µs/chunk (16 KiB reads) | spread | MB/s | x floor | x faster than openai "
-                   "| µs/chunk (read per event) | x floor | x faster than openai |")
+        out.append(
+            f"#### {name}: {described['title']} ({described['chunks']:,} chunks, "
+            f"{described['bytes'] / 2**20:.1f} MiB)\n"
+        )
+        out.append(
+            "| contender | µs/chunk (16 KiB reads) | spread | MB/s | x floor | x faster than openai "
+            "| µs/chunk (read per event) | x floor | x faster than openai |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         cells = [c for c in section["cells"] if c["corpus"] == name]
         for contender in dict.fromkeys(c["contender"] for c in cells):
@@ -65,17 +86,20 @@ def decoders_markdown(section: dict[str, Any]) -> str:
 
 
 def scaling_markdown(section: dict[str, Any]) -> str:
-    out = [f"{section['contender']}, text stream in 16 KiB reads (max/min cost per chunk: "
-           f"{_fmt(section['spread'])})\n",
-           "| chunks | MiB | µs/chunk (median) | best | peak memory while feeding | folded text | peak / text |",
-           "|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"{section['contender']}, text stream in 16 KiB reads (max/min cost per chunk: {_fmt(section['spread'])})\n",
+        "| chunks | MiB | µs/chunk (median) | best | peak memory while feeding | folded text | peak / text |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for p in section["points"]:
         if p["status"] != "ok":
             out.append(f"| {p['chunks']:,} | {p['status']} | | | | | |")
             continue
-        out.append(f"| {p['chunks']:,} | {p['bytes'] / 2**20:.1f} | {_fmt(p['us_per_chunk'])} | "
-                   f"{_fmt(p['best_us_per_chunk'])} | {p['feed_peak_bytes'] / 2**20:.2f} MiB | "
-                   f"{p['text_bytes'] / 2**20:.2f} MiB | {_fmt(p['feed_peak_x_text'])} |")
+        out.append(
+            f"| {p['chunks']:,} | {p['bytes'] / 2**20:.1f} | {_fmt(p['us_per_chunk'])} | "
+            f"{_fmt(p['best_us_per_chunk'])} | {p['feed_peak_bytes'] / 2**20:.2f} MiB | "
+            f"{p['text_bytes'] / 2**20:.2f} MiB | {_fmt(p['feed_peak_x_text'])} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -95,8 +119,11 @@ def charts(results: dict[str, Any], directory: Path) -> list[str]:
     for k, contender in enumerate(contenders):
         values = []
         for corpus_name in corpora:
-            cell = next(c for c in section["cells"]
-                        if c["corpus"] == corpus_name and c["contender"] == contender and c["reads"] == "16KiB")
+            cell = next(
+                c
+                for c in section["cells"]
+                if c["corpus"] == corpus_name and c["contender"] == contender and c["reads"] == "16KiB"
+            )
             values.append(cell["us_per_chunk"] if cell["status"] == "ok" else 0)
         positions = [i + k * height for i in range(len(corpora))]
         ax.barh(positions, values, height=height, label=contender)

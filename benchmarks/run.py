@@ -63,8 +63,12 @@ RESULTS = Path(__file__).parent / "results"
 
 def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None]) -> dict[str, Any]:
     """Run the sections asked for; returns every figure."""
-    results: dict[str, Any] = {"machine": report.machine(), "quick": quick, "date": datetime.date.today().isoformat(),
-                               "seconds": {}}
+    results: dict[str, Any] = {
+        "machine": report.machine(),
+        "quick": quick,
+        "date": datetime.date.today().isoformat(),
+        "seconds": {},
+    }
     for name in sections:
         started = time.perf_counter()
         progress(f"[{name}] ...")
@@ -73,8 +77,11 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
         elif name == "framing":
             results[name] = framing.run(corpora.QUICK if quick else corpora.FULL, 3 if quick else 7, progress)
         elif name == "scaling":
-            results[name] = (scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress) if quick
-                             else scaling.run(progress=progress))
+            results[name] = (
+                scaling.run(scaling.QUICK_SIZES, rounds=3, min_sample_s=0.02, progress=progress)
+                if quick
+                else scaling.run(progress=progress)
+            )
         elif name == "dropin":
             results[name] = dropin.run(dropin.QUICK if quick else dropin.FULL, progress)
         elif name == "e2e":
@@ -133,8 +140,11 @@ def e2e_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
         for contender, ratio in cell.items():
             if contender != _e2e().BASELINE:
                 found[f"e2e_cpu_x_{contender}_{setting}_at_{level}".replace(" ", "_")] = ratio
-    server = {(row["contender"].split(":")[0], row["setting"]): row["server_us_per_chunk"]
-              for row in section.get("server_rows", []) if row["status"] == "ok"}
+    server = {
+        (row["contender"].split(":")[0], row["setting"]): row["server_us_per_chunk"]
+        for row in section.get("server_rows", [])
+        if row["status"] == "ok"
+    }
     for (version, setting), us in server.items():
         found[f"e2e_server_us_per_chunk_{version}_{setting}".replace(" ", "_")] = us
     return found
@@ -142,8 +152,11 @@ def e2e_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
 
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
-    lines = [f"Machine: {m['cpu']} ({m['cpu_count']} cores), {m['platform']}, Python {m['python']}; "
-             + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v) + "\n"]
+    lines = [
+        f"Machine: {m['cpu']} ({m['cpu_count']} cores), {m['platform']}, Python {m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+        + "\n"
+    ]
     if "decoders" in results:
         lines += ["### Decoders\n", report.decoders_markdown(results["decoders"])]
     if "framing" in results:
@@ -164,10 +177,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds (the tests use it)")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
-    parser.add_argument("--out", type=Path, help="directory for results.json, results.md and the charts "
-                        "(default: benchmarks/results for a full run, none for --quick)")
-    parser.add_argument("--readme", action="store_true",
-                        help="write README.md's figures from benchmarks/results/results.json (the committed run) and stop")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="directory for results.json, results.md and the charts "
+        "(default: benchmarks/results for a full run, none for --quick)",
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="write README.md's figures from benchmarks/results/results.json (the committed run) and stop",
+    )
     args = parser.parse_args(argv)
     if args.readme:
         readme.update(json.loads((RESULTS / "results.json").read_text()))

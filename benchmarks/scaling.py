@@ -46,8 +46,12 @@ def _fold(accumulator: Any, reads: list[bytes]) -> dict[str, Any]:
     return result
 
 
-def run(sizes: tuple[int, ...] = FULL_SIZES, rounds: int = 7, min_sample_s: float = 0.15,
-        progress: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    sizes: tuple[int, ...] = FULL_SIZES,
+    rounds: int = 7,
+    min_sample_s: float = 0.15,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Cost per chunk (median of ``rounds`` samples) and peak traced memory at each size."""
     label, accumulator = _accumulator()
     points: list[dict[str, Any]] = []
@@ -61,8 +65,14 @@ def run(sizes: tuple[int, ...] = FULL_SIZES, rounds: int = 7, min_sample_s: floa
         result = _fold(accumulator, reads_by_size[n])  # checked; also the warm-up
         first_ns[n] = time.perf_counter_ns() - start
         ok = result["choices"][0]["message"]["content"] == expected.content and result.get("usage") == expected.usage
-        points.append({"chunks": n, "bytes": len(stream), "status": "ok" if ok else "wrong output: content or usage differs",
-                       "samples_ns": []})
+        points.append(
+            {
+                "chunks": n,
+                "bytes": len(stream),
+                "status": "ok" if ok else "wrong output: content or usage differs",
+                "samples_ns": [],
+            }
+        )
         del stream, result
     sample_ns = max([min_sample_s * 1e9, *first_ns.values()])
     calls = {n: max(1, round(sample_ns / max(first_ns[n], 1))) for n in sizes}
@@ -81,11 +91,17 @@ def run(sizes: tuple[int, ...] = FULL_SIZES, rounds: int = 7, min_sample_s: floa
     for point in points:
         if point["status"] == "ok":
             median = statistics.median(point["samples_ns"])
-            point.update(us_per_chunk=median / 1e3 / point["chunks"], best_us_per_chunk=min(point["samples_ns"]) / 1e3 / point["chunks"])
+            point.update(
+                us_per_chunk=median / 1e3 / point["chunks"],
+                best_us_per_chunk=min(point["samples_ns"]) / 1e3 / point["chunks"],
+            )
             point.update(_peak_memory(accumulator, reads_by_size[point["chunks"]]))
     costs = [p["us_per_chunk"] for p in points if p["status"] == "ok"]
-    return {"contender": label, "points": points,
-            "spread": max(costs) / min(costs) if len(costs) == len(sizes) else None}
+    return {
+        "contender": label,
+        "points": points,
+        "spread": max(costs) / min(costs) if len(costs) == len(sizes) else None,
+    }
 
 
 def _peak_memory(accumulator: Any, reads: list[bytes]) -> dict[str, Any]:
@@ -102,5 +118,9 @@ def _peak_memory(accumulator: Any, reads: list[bytes]) -> dict[str, Any]:
     finally:
         tracemalloc.stop()
     text_bytes = sys.getsizeof(result["choices"][0]["message"]["content"])
-    return {"feed_peak_bytes": feed_peak, "fold_peak_bytes": fold_peak, "text_bytes": text_bytes,
-            "feed_peak_x_text": feed_peak / text_bytes}
+    return {
+        "feed_peak_bytes": feed_peak,
+        "fold_peak_bytes": fold_peak,
+        "text_bytes": text_bytes,
+        "feed_peak_x_text": feed_peak / text_bytes,
+    }

@@ -35,6 +35,7 @@ import itertools
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -144,6 +145,12 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def _reaped_children_cpu_s() -> float:
+    """CPU seconds of this process's children that have exited and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Sampler(threading.Thread):
     """Samples the CPU of a process tree (and of the server) every ``SAMPLE_S`` seconds, with
     the monotonic and the wall clock, until stopped."""
@@ -161,9 +168,17 @@ class Sampler(threading.Thread):
             if self._stop_event.wait(SAMPLE_S):
                 return
 
-    def stop(self) -> None:
+    def stop(self, exited_cpu_s: float | None = None) -> None:
+        """Stop sampling; ``exited_cpu_s``, the CPU the whole tree had used when it exited (from
+        the rusage of reaped children), closes the samples at the moment of its exit, so that a
+        run that ends between two samples is still covered."""
         self._stop_event.set()
         self.join()
+        if exited_cpu_s is not None:
+            server = e2e._process_cpu_s(self._server) or (self.samples[-1][2] if self.samples else 0.0)
+            self.samples.append(
+                (time.monotonic(), max(exited_cpu_s, self.samples[-1][1] if self.samples else 0.0), server)
+            )
 
     def cpu_between(self, start: float, end: float) -> tuple[float, float] | None:
         """(client, server) CPU seconds between two monotonic times, interpolated; None when
@@ -336,6 +351,7 @@ def _peer_result(artifacts: Path, wall_offset: float) -> Measured:
 def _run_harness(command: list[str], cpu: int | None, server: e2e.Server, env: dict[str, str] | None = None) -> Sampler:
     """Run ``command`` pinned to ``cpu`` while sampling its CPU; raise if it fails."""
     with tempfile.TemporaryFile() as log:
+        reaped_before = _reaped_children_cpu_s()
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -353,7 +369,7 @@ def _run_harness(command: list[str], cpu: int | None, server: e2e.Server, env: d
             process.wait()
             status = -9
         finally:
-            sampler.stop()
+            sampler.stop(_reaped_children_cpu_s() - reaped_before)
         if status != 0:
             log.seek(0)
             tail = log.read().decode("utf-8", "replace").strip()[-1500:]

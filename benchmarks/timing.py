@@ -56,11 +56,22 @@ class Cell:
         return self.nbytes / (self.median_ns / 1e9) / 1e6
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"contender": self.contender, "corpus": self.corpus, "reads": self.reads,
-                                "chunks": self.chunks, "bytes": self.nbytes, "status": self.status}
+        data: dict[str, Any] = {
+            "contender": self.contender,
+            "corpus": self.corpus,
+            "reads": self.reads,
+            "chunks": self.chunks,
+            "bytes": self.nbytes,
+            "status": self.status,
+        }
         if self.ok:
-            data.update(samples_ns=self.samples_ns, median_ns=self.median_ns, us_per_chunk=self.us_per_chunk,
-                        spread=self.spread, mb_per_s=self.mb_per_s)
+            data.update(
+                samples_ns=self.samples_ns,
+                median_ns=self.median_ns,
+                us_per_chunk=self.us_per_chunk,
+                spread=self.spread,
+                mb_per_s=self.mb_per_s,
+            )
         return data
 
 

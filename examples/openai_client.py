@@ -31,8 +31,11 @@ def offline_client() -> OpenAI:
     def answer(request: object) -> object:
         return http.Response(200, headers={"content-type": "text/event-stream"}, content=sample)
 
-    return OpenAI(api_key="offline", base_url="http://offline.invalid/v1",
-                  http_client=http.Client(transport=http.MockTransport(answer)))
+    return OpenAI(
+        api_key="offline",
+        base_url="http://offline.invalid/v1",
+        http_client=http.Client(transport=http.MockTransport(answer)),
+    )
 
 
 def main() -> None:
@@ -40,8 +43,11 @@ def main() -> None:
         client = OpenAI()
     else:
         client = offline_client()
-        print("(offline: OPENAI_API_KEY is not set, so the answer below is streamfold's bundled sample "
-              "stream, not a model's answer to the prompt)", file=sys.stderr)
+        print(
+            "(offline: OPENAI_API_KEY is not set, so the answer below is streamfold's bundled sample "
+            "stream, not a model's answer to the prompt)",
+            file=sys.stderr,
+        )
     messages = [{"role": "user", "content": "Write a haiku about rivers."}]
     with stream_chat(client, model=os.environ.get("MODEL", "gpt-4o-mini"), messages=messages) as stream:
         for event in stream:

@@ -55,7 +55,9 @@ async def chat(body: Question) -> Any:
         choice = completion["choices"][0] if completion and completion["choices"] else {}
         answer = choice.get("message", {}).get("content")
         with database:
-            database.execute("INSERT INTO answers VALUES (?, ?, ?, ?)",
-                             (body.question, answer, choice.get("finish_reason"), error and repr(error)))
+            database.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?)",
+                (body.question, answer, choice.get("finish_reason"), error and repr(error)),
+            )
 
     return relay(stream, "text", on_complete=save, coalesce=streamfold.Coalescer(max_delay=0.05))

@@ -31,11 +31,18 @@ def argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "streamfold", *args]
 
 
-def run(*args: str, stdin: bytes = b"", impl: str = "c", env: dict[str, str] | None = None,
-        timeout: float = 60, **options: Any) -> subprocess.CompletedProcess[bytes]:
+def run(
+    *args: str,
+    stdin: bytes = b"",
+    impl: str = "c",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    **options: Any,
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m streamfold ARGS`` to the end."""
-    return subprocess.run(argv(*args), input=stdin, capture_output=True, env=cli_env(impl, env),
-                          timeout=timeout, **options)
+    return subprocess.run(
+        argv(*args), input=stdin, capture_output=True, env=cli_env(impl, env), timeout=timeout, **options
+    )
 
 
 def one_error(proc: subprocess.CompletedProcess[bytes], status: int) -> str:
@@ -54,8 +61,14 @@ def run_with_terminal_stderr(*args: str, impl: str = "c") -> tuple[subprocess.Co
     returns the run and what the terminal showed."""
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.run(argv(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
-                              env=cli_env(impl), timeout=60)
+        proc = subprocess.run(
+            argv(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=cli_env(impl),
+            timeout=60,
+        )
         os.close(follower)
         shown = b""
         while True:
@@ -75,8 +88,9 @@ def run_with_terminal_stderr(*args: str, impl: str = "c") -> tuple[subprocess.Co
 def serving(*args: str, banner_lines: int = 3) -> Iterator[tuple[subprocess.Popen[bytes], list[str]]]:
     """``streamfold serve --port 0 --quiet ARGS`` running, once it answers, and its banner's
     lines; stopped with Ctrl-C (SIGINT) at the end if the test did not stop it."""
-    proc = subprocess.Popen(argv("serve", "--port", "0", "--quiet", *args),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    proc = subprocess.Popen(
+        argv("serve", "--port", "0", "--quiet", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env()
+    )
     with proc:
         assert proc.stdout is not None
         banner = [proc.stdout.readline().decode() for _ in range(banner_lines)]

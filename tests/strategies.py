@@ -26,7 +26,7 @@ import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import orjson
 from hypothesis import strategies as st
@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from streamfold import EventTooLargeError, StreamAPIError, StreamError
 
 Chunk = dict[str, Any]
-Payload = Union[Chunk, str, bytes]
+Payload = Chunk | str | bytes
 
 # ---------------------------------------------------------------------------
 # Text
@@ -42,9 +42,34 @@ Payload = Union[Chunk, str, bytes]
 #: Strings that stress framing and JSON escaping: line separators that are not SSE line
 #: ends, characters JSON escapes, multi-code-point emoji, SSE syntax inside content.
 SPECIAL_TEXTS = [
-    "", "", " ", "  ", "\t", "\n", "\r\n", "\r", "\u2028", "\u2029", "\u0085", "\ufeff",
-    "\U0001f600", "\U0001f469\u200d\U0001f4bb", "e\u0301", "\x00", "\x1f", "\x7f", "\\", '"',
-    "data: [DONE]", "\n\ndata: x", '"}]}', "{", "[DONE]", "caf\u00e9", "\u4e2d\u6587", " trailing ",
+    "",
+    "",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "\u2028",
+    "\u2029",
+    "\u0085",
+    "\ufeff",
+    "\U0001f600",
+    "\U0001f469\u200d\U0001f4bb",
+    "e\u0301",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "\\",
+    '"',
+    "data: [DONE]",
+    "\n\ndata: x",
+    '"}]}',
+    "{",
+    "[DONE]",
+    "caf\u00e9",
+    "\u4e2d\u6587",
+    " trailing ",
 ]
 
 texts = st.one_of(st.sampled_from(SPECIAL_TEXTS), st.text(st.characters(codec="utf-8"), max_size=10))
@@ -127,7 +152,11 @@ def _parts_delta(rng: random.Random, piece: str, kind: str) -> Any:
         parts = [{"type": "text", "text": piece}]
     if rng.random() < 0.2:
         extra = rng.choice(["", "\u00e9", " x"])
-        parts.append(rng.choice([{"type": "text", "text": extra}, {"type": "thinking", "thinking": [{"type": "text", "text": extra}]}]))
+        parts.append(
+            rng.choice(
+                [{"type": "text", "text": extra}, {"type": "thinking", "thinking": [{"type": "text", "text": extra}]}]
+            )
+        )
     return parts
 
 
@@ -431,12 +460,28 @@ def random_stream(rng: random.Random) -> ChatStream:
 
 #: Lines a server may put before an event's data (harmless to the events).
 PRE_LINES = [
-    ": ping", ":", ": OPENROUTER PROCESSING", "id: 7", "id:evt-1", "event: message", "event:message", "retry: 1500",
+    ": ping",
+    ":",
+    ": OPENROUTER PROCESSING",
+    "id: 7",
+    "id:evt-1",
+    "event: message",
+    "event:message",
+    "retry: 1500",
 ]
 #: Whole blocks that dispatch nothing, or an event that is ignored (keep-alives, pings).
 KEEPALIVE_BLOCKS = [
-    [": keep-alive"], [":"], ["data:"], ["data: : keepalive"], ["data: ping"], ["event: ping", "data: {}"],
-    ["id: 9"], ["retry: 3000"], ["event: message"], ["data:", "data:"], ["data:  "],
+    [": keep-alive"],
+    [":"],
+    ["data:"],
+    ["data: : keepalive"],
+    ["data: ping"],
+    ["event: ping", "data: {}"],
+    ["id: 9"],
+    ["retry: 3000"],
+    ["event: message"],
+    ["data:", "data:"],
+    ["data:  "],
 ]
 EOLS = [b"\n", b"\r\n", b"\r"]
 
@@ -540,10 +585,26 @@ def one_byte_pieces(data: bytes) -> list[bytes]:
 
 #: Values of the wrong type (or legal but odd) for chunk members.
 BAD_VALUES: list[Any] = [
-    "x", "", 5, -1, 0, 1.5, True, False, [], [1], {}, {"a": 1}, None, [None], [{}],
+    "x",
+    "",
+    5,
+    -1,
+    0,
+    1.5,
+    True,
+    False,
+    [],
+    [1],
+    {},
+    {"a": 1},
+    None,
+    [None],
+    [{}],
     # typed content parts, odd inside (only the list and its items being objects is checked)
-    [{"type": "text", "text": 5}], [{"type": "thinking", "thinking": [1, None, {"type": "text"}]}],
-    [{"type": "thinking", "thinking": "x"}, "y"], [{"type": ["text"], "text": "z"}],
+    [{"type": "text", "text": 5}],
+    [{"type": "thinking", "thinking": [1, None, {"type": "text"}]}],
+    [{"type": "thinking", "thinking": "x"}, "y"],
+    [{"type": ["text"], "text": "z"}],
 ]
 
 #: Member paths to overwrite (list positions are always 0; missing containers are created).
@@ -585,12 +646,35 @@ SHAPE_PATHS: list[tuple[Any, ...]] = [
 
 #: Data that is not a JSON object, or not valid JSON (some of it still starts with "{").
 BAD_DATA: list[str | bytes] = [
-    "[]", "[1,2]", '"text"', "3", "null", "true", " {", "{", "{]", '{"a":1,}', '{"a": NaN}', '{"a": Infinity}',
-    '{"a": "\\ud800"}', '{"a": "\\udc00"}', '{"a":1}{"b":2}', '{"created": 1e400}', "{'a': 1}", '{"a": "\x01"}',
-    b'{"a": "\xff"}', b'{"a": "\xc3"}', b'{"a": "\xed\xa0\x80"}', '\t\n{"choices": [], "id": "late"}',
-    '{"choices": [{"index": 18446744073709551616}]}', '{"choices": [{"index": -1, "finish_reason": "stop"}]}',
-    '{"error": {"message": "boom", "code": 500}}', '{"error": "overloaded"}', '{"error": {}}',
-    '{"error": 0, "choices": []}', '{"message": "hi", "error": true}',
+    "[]",
+    "[1,2]",
+    '"text"',
+    "3",
+    "null",
+    "true",
+    " {",
+    "{",
+    "{]",
+    '{"a":1,}',
+    '{"a": NaN}',
+    '{"a": Infinity}',
+    '{"a": "\\ud800"}',
+    '{"a": "\\udc00"}',
+    '{"a":1}{"b":2}',
+    '{"created": 1e400}',
+    "{'a': 1}",
+    '{"a": "\x01"}',
+    b'{"a": "\xff"}',
+    b'{"a": "\xc3"}',
+    b'{"a": "\xed\xa0\x80"}',
+    '\t\n{"choices": [], "id": "late"}',
+    '{"choices": [{"index": 18446744073709551616}]}',
+    '{"choices": [{"index": -1, "finish_reason": "stop"}]}',
+    '{"error": {"message": "boom", "code": 500}}',
+    '{"error": "overloaded"}',
+    '{"error": {}}',
+    '{"error": 0, "choices": []}',
+    '{"message": "hi", "error": true}',
 ]
 
 
@@ -640,9 +724,35 @@ def damage_chunk(chunk: Chunk, path: tuple[Any, ...], value: Any) -> Chunk:
 
 #: Bytes worth inserting: line ends, invalid or partial UTF-8, BOM, SSE syntax, JSON syntax.
 INTERESTING_BYTES: list[bytes] = [
-    b"\n", b"\r", b"\r\n", b"\n\n", b"\r\r", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf0\x9f", b"\x00",
-    b"\xef\xbb\xbf", b"data: [DONE]\n\n", b"data: {\n\n", b"event: error\n", b"event: x\n", b":", b"{", b"}",
-    b'"', b"\\", b"data:", b"id: \x00\n", b"retry: 1\n", b"\\u0000", b"\\ud800", b"[", b"]", b",", b"null",
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b"\n\n",
+    b"\r\r",
+    b"\xff",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\xf0\x9f",
+    b"\x00",
+    b"\xef\xbb\xbf",
+    b"data: [DONE]\n\n",
+    b"data: {\n\n",
+    b"event: error\n",
+    b"event: x\n",
+    b":",
+    b"{",
+    b"}",
+    b'"',
+    b"\\",
+    b"data:",
+    b"id: \x00\n",
+    b"retry: 1\n",
+    b"\\u0000",
+    b"\\ud800",
+    b"[",
+    b"]",
+    b",",
+    b"null",
 ]
 
 MUTATION_OPS = ["flip", "truncate", "insert", "insert", "delete", "delete_newline", "swap", "duplicate"]

@@ -18,17 +18,15 @@ from types import ModuleType
 
 from ._api import afold, aiter_events, fold, iter_events
 from ._coalesce import Coalescer, acoalesce, coalesce
-from ._run import run
-from .client import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AsyncChatStream,
-    AsyncClient,
-    ChatStream,
-    Client,
-    StreamStats,
+from ._contract import DEFAULT_MAX_EVENT_BYTES
+from ._errors import (
+    EventTooLargeError,
+    IncompleteStreamError,
+    StreamAPIError,
+    StreamDecodeError,
+    StreamError,
+    StreamfoldError,
+    TruncatedCompletionError,
 )
 from ._events import (
     ChatEvent,
@@ -46,19 +44,20 @@ from ._events import (
     RefusalDeltaEvent,
     RefusalDoneEvent,
 )
-from ._errors import (
-    EventTooLargeError,
-    IncompleteStreamError,
-    StreamAPIError,
-    StreamDecodeError,
-    StreamError,
-    StreamfoldError,
-    TruncatedCompletionError,
-)
-from ._contract import DEFAULT_MAX_EVENT_BYTES
-from ._version import __version__
 from ._impl import IMPLEMENTATION, ChatAccumulator, LineSplitter, ServerSentEvent, SSEDecoder
-
+from ._run import run
+from ._version import __version__ as __version__
+from .client import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncChatStream,
+    AsyncClient,
+    ChatStream,
+    Client,
+    StreamStats,
+)
 
 #: Subpackages imported when first used as attributes.
 _LAZY_SUBPACKAGES = ("mock", "relay")
@@ -71,25 +70,27 @@ def __getattr__(name: str) -> ModuleType:
 
 
 __all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "IMPLEMENTATION",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncChatStream",
     "AsyncClient",
-    "ChatStream",
-    "Client",
-    "StreamStats",
-    "DEFAULT_MAX_EVENT_BYTES",
-    "IMPLEMENTATION",
     "ChatAccumulator",
     "ChatEvent",
-    "Coalescer",
+    "ChatStream",
     "ChunkEvent",
+    "Client",
+    "Coalescer",
     "ContentDeltaEvent",
     "ContentDoneEvent",
+    "EventTooLargeError",
     "FunctionToolCallArgumentsDeltaEvent",
     "FunctionToolCallArgumentsDoneEvent",
+    "IncompleteStreamError",
+    "LineSplitter",
     "LogprobsContentDeltaEvent",
     "LogprobsContentDoneEvent",
     "LogprobsRefusalDeltaEvent",
@@ -98,14 +99,12 @@ __all__ = [
     "ReasoningDoneEvent",
     "RefusalDeltaEvent",
     "RefusalDoneEvent",
-    "EventTooLargeError",
-    "IncompleteStreamError",
-    "LineSplitter",
     "SSEDecoder",
     "ServerSentEvent",
     "StreamAPIError",
     "StreamDecodeError",
     "StreamError",
+    "StreamStats",
     "StreamfoldError",
     "TruncatedCompletionError",
     "acoalesce",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
+from ._contract import DEFAULT_MAX_EVENT_BYTES
 from ._errors import check_truncation
 from ._events import ChatEvent
-from ._contract import DEFAULT_MAX_EVENT_BYTES
 from ._impl import ChatAccumulator
 
 _BYTES = (bytes, bytearray, memoryview)
@@ -27,9 +27,7 @@ def fold(
     ``raise_on_truncation``, a choice that finished with ``length`` or ``content_filter``
     raises ``TruncatedCompletionError`` (the completion in ``.partial``).
     """
-    return fold_with(
-        ChatAccumulator, source, max_event_bytes=max_event_bytes, raise_on_truncation=raise_on_truncation
-    )
+    return fold_with(ChatAccumulator, source, max_event_bytes=max_event_bytes, raise_on_truncation=raise_on_truncation)
 
 
 async def afold(

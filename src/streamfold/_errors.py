@@ -50,9 +50,7 @@ class EventTooLargeError(StreamDecodeError):
 
     events: list[Any]
 
-    def __init__(
-        self, message: str, partial: dict[str, Any] | None = None, events: list[Any] | None = None
-    ) -> None:
+    def __init__(self, message: str, partial: dict[str, Any] | None = None, events: list[Any] | None = None) -> None:
         super().__init__(message, partial)
         self.events = events if events is not None else []
 
@@ -92,9 +90,7 @@ class TruncatedCompletionError(StreamError):
     finish_reason: str
 
     def __init__(self, completion: dict[str, Any], choice_index: int, finish_reason: str) -> None:
-        super().__init__(
-            f"choice {choice_index} was cut short: finish_reason {finish_reason!r}", completion
-        )
+        super().__init__(f"choice {choice_index} was cut short: finish_reason {finish_reason!r}", completion)
         self.choice_index = choice_index
         self.finish_reason = finish_reason
 

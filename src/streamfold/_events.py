@@ -125,8 +125,17 @@ class FunctionToolCallArgumentsDeltaEvent(ChatEvent):
 
     __slots__ = ("index", "id", "name", "arguments_delta", "parsed_arguments", "_text", "_length")
 
-    def __init__(self, choice_index: int, index: int, id: str, name: str, arguments_delta: str,
-                 text: _Accumulating | None, length: int, parsed_arguments: Any) -> None:
+    def __init__(
+        self,
+        choice_index: int,
+        index: int,
+        id: str,
+        name: str,
+        arguments_delta: str,
+        text: _Accumulating | None,
+        length: int,
+        parsed_arguments: Any,
+    ) -> None:
         self.type = "tool_calls.function.arguments.delta"
         self.choice_index = choice_index
         self.index = index
@@ -154,8 +163,17 @@ class FunctionToolCallArgumentsDoneEvent(ChatEvent):
 
     __slots__ = ("index", "id", "name", "arguments", "parsed_arguments", "error", "finish_reason")
 
-    def __init__(self, choice_index: int, index: int, id: str, name: str, arguments: str,
-                 parsed_arguments: Any, error: Exception | None, finish_reason: Any) -> None:
+    def __init__(
+        self,
+        choice_index: int,
+        index: int,
+        id: str,
+        name: str,
+        arguments: str,
+        parsed_arguments: Any,
+        error: Exception | None,
+        finish_reason: Any,
+    ) -> None:
         self.type = "tool_calls.function.arguments.done"
         self.choice_index = choice_index
         self.index = index

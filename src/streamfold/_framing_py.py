@@ -115,9 +115,23 @@ class Framer:
     """
 
     __slots__ = (
-        "lines", "limit", "last_event_id", "retry", "dispatched",
-        "_head", "_started", "_size", "_data", "_type", "_id", "_event_retry", "_failed_at",
-        "ev_type", "ev_data", "ev_id", "ev_retry",
+        "lines",
+        "limit",
+        "last_event_id",
+        "retry",
+        "dispatched",
+        "_head",
+        "_started",
+        "_size",
+        "_data",
+        "_type",
+        "_id",
+        "_event_retry",
+        "_failed_at",
+        "ev_type",
+        "ev_data",
+        "ev_id",
+        "ev_retry",
     )
 
     def __init__(self, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
@@ -211,7 +225,7 @@ class Framer:
             elif name == b"id":
                 if b"\x00" not in value:
                     self._id = value.decode("utf-8", "replace")
-            elif name == b"retry":
+            elif name == b"retry":  # noqa: SIM102 (as in the extension, one branch per field)
                 if value.isdigit():  # ASCII digits only, not empty
                     self.retry = self._event_retry = int(value)
         # the piece is used up

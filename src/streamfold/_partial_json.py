@@ -92,7 +92,7 @@ class PartialJSON:
         expect = self._expect
         if expect == _END:
             raise PartialJSONError(f"extra data after the document: {ch!r}")
-        if expect == _VALUE or expect == _VALUE_OR_END:
+        if expect in (_VALUE, _VALUE_OR_END):
             if ch == "]" and expect == _VALUE_OR_END:
                 self._close()
             elif ch == "{":
@@ -111,7 +111,7 @@ class PartialJSON:
                 self._pieces.append(ch)
             else:
                 raise PartialJSONError(f"unexpected {ch!r} where a value should start")
-        elif expect == _KEY_OR_END or expect == _KEY:
+        elif expect in (_KEY_OR_END, _KEY):
             if ch == '"':
                 self._token = "key"
             elif ch == "}" and expect == _KEY_OR_END:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from run_cli import argv, cli_env, one_error, run
 
 import streamfold
-from run_cli import argv, cli_env, one_error, run
 
 pytest.importorskip("uvicorn")
 
-from streamfold._cli.chat import MOCK_ANSWER  # noqa: E402
-from streamfold.mock import MockConfig, MockServer  # noqa: E402
+from streamfold._cli.chat import MOCK_ANSWER
+from streamfold.mock import MockConfig, MockServer
 
 
 def test_chat_without_a_base_url_asks_the_built_in_mock(cli_impl: str) -> None:
@@ -66,8 +66,9 @@ def test_failures_keep_what_arrived(cli_impl: str) -> None:
 def test_save_sse_keeps_the_raw_stream_for_fold(cli_impl: str, tmp_path: Path) -> None:
     saved = tmp_path / "answer.sse"
     with MockServer(MockConfig(output_tokens=20, tool_calls=2, reasoning_tokens=3)) as server:
-        proc = run("chat", "hi", "--base-url", server.base_url, "--json", "--quiet", "--save-sse", str(saved),
-                   impl=cli_impl)
+        proc = run(
+            "chat", "hi", "--base-url", server.base_url, "--json", "--quiet", "--save-sse", str(saved), impl=cli_impl
+        )
         assert proc.returncode == 0, proc.stderr
         assert server.app.stats.last_headers["accept-encoding"] == "identity"
     assert saved.read_bytes().endswith(b"data: [DONE]\n\n")
@@ -85,8 +86,20 @@ def test_question_from_stdin_n_tools_and_body(cli_impl: str, tmp_path: Path) -> 
     tools_file.write_bytes(orjson.dumps(tools))
     body = {"temperature": 0.25, "seed": 3, "mock": {"text": "echo", "output_tokens": 4}}
     with MockServer(MockConfig()) as server:
-        proc = run("chat", "-", "--base-url", server.base_url, "--n", "2", "--tools", str(tools_file),
-                   "--body", orjson.dumps(body).decode(), stdin=b"rivers run\n", impl=cli_impl)
+        proc = run(
+            "chat",
+            "-",
+            "--base-url",
+            server.base_url,
+            "--n",
+            "2",
+            "--tools",
+            str(tools_file),
+            "--body",
+            orjson.dumps(body).decode(),
+            stdin=b"rivers run\n",
+            impl=cli_impl,
+        )
         assert proc.returncode == 0, proc.stderr
         sent = server.app.stats.last_body
     assert sent["messages"] == [{"role": "user", "content": "rivers run"}]
@@ -120,8 +133,12 @@ def _read_until(stream: int, wanted: int, deadline: float) -> bytes:
 
 def test_ctrl_c_ends_the_line_cleanly(cli_impl: str) -> None:
     with MockServer(MockConfig(output_tokens=400, itl=0.02)) as server:
-        proc = subprocess.Popen(argv("chat", "hi", "--base-url", server.base_url), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=cli_env(cli_impl))
+        proc = subprocess.Popen(
+            argv("chat", "hi", "--base-url", server.base_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cli_env(cli_impl),
+        )
         assert proc.stdout is not None
         shown = _read_until(proc.stdout.fileno(), 10, time.monotonic() + 30)  # the answer has begun
         proc.send_signal(signal.SIGINT)

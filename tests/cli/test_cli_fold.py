@@ -9,11 +9,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-import streamfold
+from conftest import DATA
 from run_cli import argv, cli_env, one_error, run, run_with_terminal_stderr
 from streams import chunk, sse
-from conftest import DATA
+
+import streamfold
 
 SAMPLE = DATA / "openai-recorded" / "parse_multiple_pydantic_tools.sse"
 BUNDLED = Path(streamfold.__file__).parent / "data" / "sample.sse"
@@ -41,22 +41,49 @@ def test_fold_file_and_stdin_match_the_library(cli_impl: str) -> None:
 
 def test_events_are_the_apis_events_one_json_object_a_line(cli_impl: str) -> None:
     call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a"'}}
-    stream = sse(chunk("Hi", role="assistant"), chunk(" there"),
-                 chunk(tool_calls=[call]), chunk(tool_calls=[{"index": 0, "function": {"arguments": ": 1}"}}]),
-                 chunk(finish="tool_calls"))
+    stream = sse(
+        chunk("Hi", role="assistant"),
+        chunk(" there"),
+        chunk(tool_calls=[call]),
+        chunk(tool_calls=[{"index": 0, "function": {"arguments": ": 1}"}}]),
+        chunk(finish="tool_calls"),
+    )
     proc = run("fold", "--events", "-", stdin=stream, impl=cli_impl)
     assert proc.returncode == 0, proc.stderr
     records = [orjson.loads(line) for line in proc.stdout.splitlines()]
     assert [r for r in records if r["type"] != "chunk"] == [
         {"type": "content.delta", "choice_index": 0, "delta": "Hi"},
         {"type": "content.delta", "choice_index": 0, "delta": " there"},
-        {"type": "tool_calls.function.arguments.delta", "choice_index": 0, "index": 0, "id": "call_1",
-         "name": "f", "arguments_delta": '{"a"', "parsed_arguments": None},
-        {"type": "tool_calls.function.arguments.delta", "choice_index": 0, "index": 0, "id": "call_1",
-         "name": "f", "arguments_delta": ": 1}", "parsed_arguments": None},
+        {
+            "type": "tool_calls.function.arguments.delta",
+            "choice_index": 0,
+            "index": 0,
+            "id": "call_1",
+            "name": "f",
+            "arguments_delta": '{"a"',
+            "parsed_arguments": None,
+        },
+        {
+            "type": "tool_calls.function.arguments.delta",
+            "choice_index": 0,
+            "index": 0,
+            "id": "call_1",
+            "name": "f",
+            "arguments_delta": ": 1}",
+            "parsed_arguments": None,
+        },
         {"type": "content.done", "choice_index": 0, "finish_reason": "tool_calls", "content": "Hi there"},
-        {"type": "tool_calls.function.arguments.done", "choice_index": 0, "index": 0, "id": "call_1", "name": "f",
-         "arguments": '{"a": 1}', "parsed_arguments": {"a": 1}, "error": None, "finish_reason": "tool_calls"},
+        {
+            "type": "tool_calls.function.arguments.done",
+            "choice_index": 0,
+            "index": 0,
+            "id": "call_1",
+            "name": "f",
+            "arguments": '{"a": 1}',
+            "parsed_arguments": {"a": 1},
+            "error": None,
+            "finish_reason": "tool_calls",
+        },
     ]
     chunks = [r for r in records if r["type"] == "chunk"]
     assert [r["chunk"] for r in chunks] == [orjson.loads(line[6:]) for line in stream.split(b"\n\n")[:5]]
@@ -95,7 +122,8 @@ def test_bad_stream_exits_1_with_one_line_error_and_the_partial(cli_impl: str) -
         assert orjson.loads(partial.removeprefix("partial completion: "))["choices"][0]["message"]["content"] == "kept"
         if mode:  # the events before the bad one were printed
             assert {"type": "content.delta", "choice_index": 0, "delta": "kept"} in [
-                orjson.loads(line) for line in proc.stdout.splitlines()]
+                orjson.loads(line) for line in proc.stdout.splitlines()
+            ]
         else:
             assert proc.stdout == b""
 
@@ -114,14 +142,20 @@ NOT_STREAMS = {
     "empty": (b"", "the input is empty (0 bytes)"),
     "random bytes": (random.Random(7).randbytes(4096), "binary data, not an event stream: no data: events in 4,096"),
     "gzip": (gzip.compress(sse(chunk("x", finish="stop"))), "gzip-compressed: decompress it first (gunzip -c"),
-    "completion JSON": (orjson.dumps(streamfold.fold(sse(chunk("x", finish="stop")))),
-                        "this is JSON, not an event stream (a whole chat.completion"),
-    "error JSON": (b'{"error": {"message": "Incorrect API key provided"}}',
-                   "this is JSON, not an event stream (an error response: 'Incorrect API key provided')"),
+    "completion JSON": (
+        orjson.dumps(streamfold.fold(sse(chunk("x", finish="stop")))),
+        "this is JSON, not an event stream (a whole chat.completion",
+    ),
+    "error JSON": (
+        b'{"error": {"message": "Incorrect API key provided"}}',
+        "this is JSON, not an event stream (an error response: 'Incorrect API key provided')",
+    ),
     "other JSON": (b'{"hello": 1}', "this is JSON, not an event stream (a non-streaming response?)"),
     "JSON lines": (_json_lines(), "this is JSON lines (3 lines), not an event stream"),
-    "text": (b"hello\nworld\n",
-             "no data: events in 12 bytes (2 lines, none starting with 'data:'; the first: 'hello')"),
+    "text": (
+        b"hello\nworld\n",
+        "no data: events in 12 bytes (2 lines, none starting with 'data:'; the first: 'hello')",
+    ),
     "comments": (b": ping\n\n: ping\n\n", "no data: events in 16 bytes: only comments"),
     "no blank line": (b'data: {"choices": []}', "no complete event in 21 bytes: an event ends with a blank line"),
     "pings": (b"event: ping\ndata: hi\n\n" * 2, "2 events in 44 bytes but no chunk"),
@@ -144,8 +178,13 @@ def test_fold_and_events_say_what_the_input_is(name: str, cli_impl: str, tmp_pat
 def test_done_alone_is_a_complete_empty_completion_and_an_empty_file_an_error(cli_impl: str) -> None:
     proc = run("fold", "--compact", "-", stdin=b"data: [DONE]\n\n", impl=cli_impl)
     assert proc.returncode == 0
-    assert orjson.loads(proc.stdout) == {"id": None, "object": "chat.completion", "created": None, "model": None,
-                                         "choices": []}
+    assert orjson.loads(proc.stdout) == {
+        "id": None,
+        "object": "chat.completion",
+        "created": None,
+        "model": None,
+        "choices": [],
+    }
     assert proc.stderr.decode() == "streamfold: warning: only [DONE], no chunk: the completion is empty\n"
     assert "the input is empty" in one_error(run("fold", "-", stdin=b"", impl=cli_impl), 1)
 
@@ -155,8 +194,9 @@ def test_several_files_give_one_json_line_each(cli_impl: str, tmp_path: Path) ->
     good.write_bytes(SAMPLE.read_bytes())
     bad.write_bytes(BAD)
     done.write_bytes(b"data: [DONE]\n\n")
-    proc = run("fold", "--jsonl", str(good), str(bad), "-", str(done), stdin=sse(chunk("in", finish="stop")),
-               impl=cli_impl)
+    proc = run(
+        "fold", "--jsonl", str(good), str(bad), "-", str(done), stdin=sse(chunk("in", finish="stop")), impl=cli_impl
+    )
     assert one_error(proc, 1).startswith(f"{bad}: event 2: invalid JSON")
     lines = [orjson.loads(line) for line in proc.stdout.splitlines()]
     assert [line["file"] for line in lines] == [str(good), str(bad), "-", str(done)]
@@ -207,8 +247,9 @@ def test_max_event_bytes_none_lifts_the_limit(cli_impl: str) -> None:
 def test_a_reader_that_goes_away_ends_it_quietly(tmp_path: Path) -> None:
     path = tmp_path / "many.sse"
     path.write_bytes(sse(*(chunk(f"w{i}") for i in range(20000)), chunk(finish="stop")))
-    with subprocess.Popen(argv("fold", "--events", str(path)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=cli_env()) as proc:
+    with subprocess.Popen(
+        argv("fold", "--events", str(path)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env()
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         assert orjson.loads(proc.stdout.readline())["type"] == "chunk"
         proc.stdout.close()  # as `| head -1` does

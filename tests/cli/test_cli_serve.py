@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from conftest import ROOT
+from run_cli import one_error, run, serving
 
 import streamfold
-from run_cli import one_error, run, serving
 from streamfold.mock import MockConfig
-from conftest import ROOT
 
 pytest.importorskip("uvicorn")
 

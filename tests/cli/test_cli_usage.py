@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from run_cli import cli_env, one_error, run
 
 #: argv -> words the one-line message must hold.

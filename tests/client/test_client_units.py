@@ -12,7 +12,6 @@ from streamfold.client._retry import retry_after
 from streamfold.client._timeout import DEFAULT_TIMEOUT, as_timeout
 
 
-
 def test_backoff_doubles_with_jitter_and_stops() -> None:
     policy = RetryPolicy(max_retries=4, initial_delay=0.5, max_delay=3.0)
     for retries_done, full in enumerate([0.5, 1.0, 2.0, 3.0]):
@@ -25,14 +24,17 @@ def test_backoff_doubles_with_jitter_and_stops() -> None:
         RetryPolicy(max_retries=-1)
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"retry-after": "2"}, 2.0),
-    ({"retry-after": "0.25"}, 0.25),
-    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-    ({"retry-after": "-3"}, 0.0),
-    ({"retry-after": "soon"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "0.25"}, 0.25),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
 def test_retry_after_values(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after(headers) == expected
 
@@ -52,14 +54,16 @@ def test_errors_survive_pickling() -> None:
     error = APIStatusError(429, {"Retry-After": "2"}, b'{"error": {"message": "slow down"}}', method="POST", url="u")
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is APIStatusError and str(copy) == str(error)
-    assert (copy.status_code, copy.headers, copy.body, copy.message) == (429, {"retry-after": "2"},
-                                                                          {"error": {"message": "slow down"}}, "slow down")
+    assert (copy.status_code, copy.headers, copy.body, copy.message) == (
+        429,
+        {"retry-after": "2"},
+        {"error": {"message": "slow down"}},
+        "slow down",
+    )
     timeout = pickle.loads(pickle.dumps(APITimeoutError("late", method="POST", url="u")))
     assert isinstance(timeout, APIConnectionError) and timeout.url == "u" and str(timeout) == "late"
     assert APIStatusError(500, {}, b"").message == "(empty body)"
     assert APIStatusError(502, {}, b"<html>bad gateway</html>").body == "<html>bad gateway</html>"
-
-
 
 
 def test_timeouts_from_what_callers_pass() -> None:

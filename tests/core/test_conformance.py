@@ -416,8 +416,21 @@ def test_empty_id_resets_last_event_id(impl: SimpleNamespace) -> None:
     assert decoder.last_event_id == ""
 
 
-@pytest.mark.parametrize("line", [b"retry: -5", b"retry: 5x", b"retry:", b"retry", b"retry:  5", b"retry: 5 ",
-                                  b"retry: +5", b"retry: 5.0", b"retry: \xef\xbc\x95", b"Retry: 5"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"retry: -5",
+        b"retry: 5x",
+        b"retry:",
+        b"retry",
+        b"retry:  5",
+        b"retry: 5 ",
+        b"retry: +5",
+        b"retry: 5.0",
+        b"retry: \xef\xbc\x95",
+        b"Retry: 5",
+    ],
+)
 def test_invalid_retry_is_ignored(impl: SimpleNamespace, line: bytes) -> None:
     decoder = impl.SSEDecoder()
     assert as_tuples(decoder.feed(b"retry: 100\ndata: a\n\n")) == [("message", "a", "", 100)]

@@ -42,12 +42,20 @@ AFTER_GOOD = {
 
 def bad_delta(**members: Any) -> dict[str, Any]:
     """A chunk whose choice 0 delta carries good content plus ``members``."""
-    return {"id": "other", "model": "other", "system_fingerprint": "fp_bad", "choices": [{"index": 0, "delta": {"content": "NO", **members}}]}
+    return {
+        "id": "other",
+        "model": "other",
+        "system_fingerprint": "fp_bad",
+        "choices": [{"index": 0, "delta": {"content": "NO", **members}}],
+    }
 
 
 def bad_choice(**members: Any) -> dict[str, Any]:
     """A chunk with a good choice 1, then choice 0 (at list position 1) carrying ``members``."""
-    return {"id": "other", "choices": [{"index": 1, "delta": {"content": "NO"}}, {"delta": {"content": "NO"}, **members}]}
+    return {
+        "id": "other",
+        "choices": [{"index": 1, "delta": {"content": "NO"}}, {"delta": {"content": "NO"}, **members}],
+    }
 
 
 def call(**members: Any) -> dict[str, Any]:
@@ -88,7 +96,10 @@ BAD_SHAPES: dict[str, tuple[dict[str, Any], str]] = {
     "id-bool": (bad_delta(tool_calls=[call(id=False)]), "choices[0].delta.tool_calls[0].id"),
     "type-list": (bad_delta(tool_calls=[call(type=["function"])]), "choices[0].delta.tool_calls[0].type"),
     "name-number": (bad_delta(tool_calls=[call(function={"name": 1})]), "choices[0].delta.tool_calls[0].function.name"),
-    "name-object": (bad_delta(tool_calls=[call(function={"name": {"a": "b"}, "arguments": ""})]), "choices[0].delta.tool_calls[0].function.name"),
+    "name-object": (
+        bad_delta(tool_calls=[call(function={"name": {"a": "b"}, "arguments": ""})]),
+        "choices[0].delta.tool_calls[0].function.name",
+    ),
 }
 
 
@@ -125,7 +136,9 @@ def test_bad_shape_message_exact(impl: SimpleNamespace) -> None:
     data = orjson.dumps(bad).decode()
     with pytest.raises(StreamDecodeError) as info:
         impl.fold(sse(bad))
-    assert str(info.value) == f"event 1: choices[0].delta.tool_calls[1].index must be an integer, got str: data={data!r}"
+    assert (
+        str(info.value) == f"event 1: choices[0].delta.tool_calls[1].index must be an integer, got str: data={data!r}"
+    )
 
 
 @pytest.mark.parametrize("bad", [[1, 2], "text", 5, None, True], ids=["list", "str", "int", "null", "bool"])
@@ -145,8 +158,16 @@ def test_chunk_not_an_object(impl: SimpleNamespace, bad: Any) -> None:
         {"choices": [{"index": 0, "logprobs": {"content": None, "refusal": None}}]},
         {"choices": [{"index": 0, "delta": {"tool_calls": None, "function_call": None}}]},
         {"choices": [{"index": 0, "delta": {"function_call": {"name": None, "arguments": None}}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": None, "id": None, "type": None, "function": None}]}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": None, "arguments": None}}]}}]},
+        {
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [{"index": None, "id": None, "type": None, "function": None}]}}
+            ]
+        },
+        {
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": None, "arguments": None}}]}}
+            ]
+        },
     ],
 )
 def test_null_counts_as_absent(impl: SimpleNamespace, good: dict[str, Any]) -> None:
@@ -491,14 +512,27 @@ def test_client_and_core_errors_share_one_root() -> None:
     import streamfold
     from streamfold import APIConnectionError, APIStatusError, APITimeoutError, StreamfoldError
 
-    for cls in (StreamError, StreamDecodeError, StreamAPIError, IncompleteStreamError, EventTooLargeError,
-                streamfold.TruncatedCompletionError, streamfold.APIError, APIConnectionError, APITimeoutError,
-                APIStatusError):
+    for cls in (
+        StreamError,
+        StreamDecodeError,
+        StreamAPIError,
+        IncompleteStreamError,
+        EventTooLargeError,
+        streamfold.TruncatedCompletionError,
+        streamfold.APIError,
+        APIConnectionError,
+        APITimeoutError,
+        APIStatusError,
+    ):
         assert issubclass(cls, StreamfoldError), cls
     status = APIStatusError(429, {"Retry-After": "1"}, b'{"error": {"message": "slow down"}}', method="POST", url="u")
     assert status.partial is None and status.message == "slow down"
     copy = pickle.loads(pickle.dumps(status))
-    assert isinstance(copy, StreamfoldError) and (copy.status_code, copy.message, copy.partial) == (429, "slow down", None)
+    assert isinstance(copy, StreamfoldError) and (copy.status_code, copy.message, copy.partial) == (
+        429,
+        "slow down",
+        None,
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import DATA
+from streams import chunk, sse
 
 import streamfold
 from streamfold import IncompleteStreamError, StreamDecodeError
-
-from conftest import DATA
-from streams import chunk, sse
 
 
 def events_of(impl: SimpleNamespace, data: bytes, **options: Any) -> list[Any]:
@@ -30,7 +29,13 @@ def test_text_stream_events_in_order(impl: SimpleNamespace) -> None:
     data = sse(chunk("", role="assistant"), chunk("Hel"), chunk("lo"), chunk(None, finish="stop"))
     events = events_of(impl, data)
     assert [e.type for e in events] == [
-        "chunk", "chunk", "content.delta", "chunk", "content.delta", "chunk", "content.done",
+        "chunk",
+        "chunk",
+        "content.delta",
+        "chunk",
+        "content.delta",
+        "chunk",
+        "content.done",
     ]
     deltas = [e for e in events if e.type == "content.delta"]
     assert [(d.delta, d.snapshot, d.choice_index) for d in deltas] == [("Hel", "Hel", 0), ("lo", "Hello", 0)]
@@ -73,15 +78,27 @@ def test_interleaved_tool_calls_are_done_once_each_at_the_finish(impl: SimpleNam
     )
     events = [e for e in events_of(impl, data) if e.type != "chunk"]
     assert [(e.type.rsplit(".", 1)[1], e.index) for e in events] == [
-        ("delta", 0), ("delta", 1), ("delta", 0), ("delta", 1), ("done", 0), ("done", 1),
+        ("delta", 0),
+        ("delta", 1),
+        ("delta", 0),
+        ("delta", 1),
+        ("done", 0),
+        ("done", 1),
     ]
     first_delta = events[0]
     assert (first_delta.id, first_delta.name, first_delta.arguments_delta, first_delta.arguments) == (
-        "call_a", "a", '{"x": ', '{"x": ',
+        "call_a",
+        "a",
+        '{"x": ',
+        '{"x": ',
     )
     done_a, done_b = events[-2:]
     assert (done_a.id, done_a.name, done_a.arguments, done_a.parsed_arguments, done_a.error) == (
-        "call_a", "a", '{"x": 1}', {"x": 1}, None,
+        "call_a",
+        "a",
+        '{"x": 1}',
+        {"x": 1},
+        None,
     )
     assert (done_b.arguments, done_b.parsed_arguments, done_b.finish_reason) == ('{"y": 2}', {"y": 2}, "tool_calls")
 
@@ -97,7 +114,10 @@ def test_arguments_that_are_not_json_keep_the_error(impl: SimpleNamespace) -> No
 
 def test_every_choice_of_n_2_gets_its_done_events(impl: SimpleNamespace) -> None:
     data = sse(
-        chunk("a", index=0), chunk("b", index=1), chunk("c", index=0, finish="stop"), chunk("d", index=1, finish="length"),
+        chunk("a", index=0),
+        chunk("b", index=1),
+        chunk("c", index=0, finish="stop"),
+        chunk("d", index=1, finish="length"),
     )
     done = [(e.choice_index, e.content, e.finish_reason) for e in events_of(impl, data) if e.type == "content.done"]
     assert done == [(0, "ac", "stop"), (1, "bd", "length")]
@@ -106,7 +126,8 @@ def test_every_choice_of_n_2_gets_its_done_events(impl: SimpleNamespace) -> None
 def test_done_at_done_marker_for_choices_without_finish_reason(impl: SimpleNamespace) -> None:
     data = sse(chunk("a", index=1), chunk("b", index=0))  # [DONE] but no finish_reason
     assert [(e.type, e.choice_index, e.finish_reason) for e in events_of(impl, data) if e.type.endswith(".done")] == [
-        ("content.done", 0, None), ("content.done", 1, None),
+        ("content.done", 0, None),
+        ("content.done", 1, None),
     ]
 
 
@@ -128,8 +149,14 @@ def test_refusal_reasoning_and_logprobs_events(impl: SimpleNamespace) -> None:
     )
     events = [e for e in events_of(impl, data) if e.type != "chunk"]
     assert [e.type for e in events] == [
-        "reasoning.delta", "reasoning.delta", "refusal.delta", "logprobs.refusal.delta",
-        "reasoning.done", "reasoning.done", "refusal.done", "logprobs.refusal.done",
+        "reasoning.delta",
+        "reasoning.delta",
+        "refusal.delta",
+        "logprobs.refusal.delta",
+        "reasoning.done",
+        "reasoning.done",
+        "refusal.done",
+        "logprobs.refusal.done",
     ]
     assert [e.delta for e in events[:3]] == ["think", "ing", "No"]
     assert events[3].refusal == [token] and events[3].snapshot == [token]
@@ -160,11 +187,16 @@ def test_partial_parsing_of_a_200kb_argument_in_8_byte_fragments(impl: SimpleNam
     arguments = orjson.dumps({"rows": [{"id": i, "text": "x" * 20} for i in range(5000)]}).decode()
     assert len(arguments) > 200_000
     acc = impl.ChatAccumulator(parse_partial_arguments=True)
-    acc.add_chunk_events(chunk(None, tool_calls=[{"index": 0, "id": "c", "type": "function",
-                                                  "function": {"name": "f", "arguments": ""}}]))
+    acc.add_chunk_events(
+        chunk(
+            None, tool_calls=[{"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": ""}}]
+        )
+    )
     last = None
     for i in range(0, len(arguments), 8):
-        (_, event) = acc.add_chunk_events(chunk(None, tool_calls=[{"index": 0, "function": {"arguments": arguments[i : i + 8]}}]))
+        (_, event) = acc.add_chunk_events(
+            chunk(None, tool_calls=[{"index": 0, "function": {"arguments": arguments[i : i + 8]}}])
+        )
         last = event
     assert last is not None and last.parsed_arguments == orjson.loads(arguments)
     done = acc.add_chunk_events(chunk(None, finish="tool_calls"))[-1]
@@ -172,7 +204,12 @@ def test_partial_parsing_of_a_200kb_argument_in_8_byte_fragments(impl: SimpleNam
 
 
 def test_feed_events_and_add_chunk_events_agree(impl: SimpleNamespace) -> None:
-    chunks = [chunk("a", role="assistant"), chunk("b", index=1), chunk("c", finish="stop"), chunk("d", index=1, finish="stop")]
+    chunks = [
+        chunk("a", role="assistant"),
+        chunk("b", index=1),
+        chunk("c", finish="stop"),
+        chunk("d", index=1, finish="stop"),
+    ]
     from_bytes = impl.ChatAccumulator().feed_events(sse(*chunks, done=False))
     acc = impl.ChatAccumulator()
     from_chunks = [e for c in chunks for e in acc.add_chunk_events(c)]
@@ -220,15 +257,26 @@ def test_every_event_type_named_like_openai_python_plus_reasoning(impl: SimpleNa
         chunk(None, delta={"reasoning_content": "hmm"}),
         {"choices": [{"index": 0, "delta": {"content": "t"}, "logprobs": {"content": [token]}}]},
         {"choices": [{"index": 0, "delta": {"refusal": "t"}, "logprobs": {"refusal": [token]}}]},
-        chunk(None, tool_calls=[{"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]),
+        chunk(
+            None, tool_calls=[{"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        ),
         chunk(None, finish="stop"),
     )
     produced = {e.type for e in events_of(impl, data)}
     assert produced == {
-        "chunk", "content.delta", "content.done", "refusal.delta", "refusal.done",
-        "tool_calls.function.arguments.delta", "tool_calls.function.arguments.done",
-        "logprobs.content.delta", "logprobs.content.done", "logprobs.refusal.delta", "logprobs.refusal.done",
-        "reasoning.delta", "reasoning.done",
+        "chunk",
+        "content.delta",
+        "content.done",
+        "refusal.delta",
+        "refusal.done",
+        "tool_calls.function.arguments.delta",
+        "tool_calls.function.arguments.done",
+        "logprobs.content.delta",
+        "logprobs.content.done",
+        "logprobs.refusal.delta",
+        "logprobs.refusal.done",
+        "reasoning.delta",
+        "reasoning.done",
     }
     assert streamfold.ContentDeltaEvent.__module__ == "streamfold._events"  # one set of types for both
 
@@ -257,7 +305,8 @@ def test_length_raises_only_on_request(impl: SimpleNamespace) -> None:
 def test_content_filter_raises_only_on_request_after_every_event(impl: SimpleNamespace) -> None:
     events = list(impl.iter_events(content_filter_stream()))
     assert [(e.choice_index, e.finish_reason) for e in events if e.type == "content.done"] == [
-        (1, "stop"), (0, "content_filter"),
+        (1, "stop"),
+        (0, "content_filter"),
     ]
     seen: list[Any] = []
     with pytest.raises(streamfold.TruncatedCompletionError) as caught:

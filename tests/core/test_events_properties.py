@@ -27,9 +27,6 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from streamfold import DEFAULT_MAX_EVENT_BYTES, IncompleteStreamError, StreamError
-
 from strategies import (
     BAD_VALUES,
     SHAPE_PATHS,
@@ -45,6 +42,8 @@ from strategies import (
     seeds,
     sse_bytes,
 )
+
+from streamfold import DEFAULT_MAX_EVENT_BYTES, IncompleteStreamError, StreamError
 
 # ---------------------------------------------------------------------------
 # Events as comparable data
@@ -62,7 +61,13 @@ EVENT_ATTRS: dict[str, tuple[str, ...]] = {
     "content.done": ("content", "finish_reason"),
     "refusal.done": ("refusal", "finish_reason"),
     "tool_calls.function.arguments.done": (
-        "index", "id", "name", "arguments", "parsed_arguments", "error", "finish_reason",
+        "index",
+        "id",
+        "name",
+        "arguments",
+        "parsed_arguments",
+        "error",
+        "finish_reason",
     ),
     "logprobs.content.done": ("content", "finish_reason"),
     "logprobs.refusal.done": ("refusal", "finish_reason"),
@@ -234,8 +239,12 @@ def test_c_and_py_give_the_same_events_on_corrupted_streams(
     at=st.integers(0, 50),
 )
 def test_c_and_py_give_the_same_events_on_damaged_chunks(
-    both: tuple[SimpleNamespace, SimpleNamespace], stream: ChatStream, seed: int, path: tuple[Any, ...],
-    value: Any, at: int,
+    both: tuple[SimpleNamespace, SimpleNamespace],
+    stream: ChatStream,
+    seed: int,
+    path: tuple[Any, ...],
+    value: Any,
+    at: int,
 ) -> None:
     c, py = both
     chunks: list[Any] = list(stream.chunks)
@@ -489,7 +498,8 @@ def test_events_follow_the_contract(
 
     flow, blocks = actual_flow(fed.events)
     wanted = [
-        step for step in expected_flow(stream.chunks, fed.acc.done)
+        step
+        for step in expected_flow(stream.chunks, fed.acc.done)
         if step[0] != "done" or expected_block(choices[step[1]], stream.chunks)  # a choice with nothing gives no events
     ]
     assert flow == wanted
@@ -553,8 +563,12 @@ def test_snapshots_stay_as_of_their_event(impl: SimpleNamespace, stream: ChatStr
     added = run_chunks(impl, stream.chunks)
     fed.acc.snapshot()  # joining the text for a snapshot changes nothing either
     # more text for every choice, after the events were returned
-    extra = {"choices": [{"index": c["index"], "delta": {"content": "+", "refusal": "-", "reasoning_content": "~"}}
-                         for c in stream.expected["choices"]]}
+    extra = {
+        "choices": [
+            {"index": c["index"], "delta": {"content": "+", "refusal": "-", "reasoning_content": "~"}}
+            for c in stream.expected["choices"]
+        ]
+    }
     fed.acc.feed_events(b"data: " + orjson.dumps(extra) + b"\n\n")
     added.acc.add_chunk_events(extra)
     assert canonical(_late(fed.raw_events)) == canonical(fed.events)
@@ -569,8 +583,19 @@ def test_snapshots_across_text_blocks(impl: SimpleNamespace, seed: int, count: i
     end where their event was."""
     rng = random.Random(seed)
     chunks: list[dict[str, Any]] = [
-        {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
-            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]}
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}
+                        ],
+                    },
+                }
+            ]
+        }
     ]
     for _ in range(count):
         kind = rng.choice(["content", "refusal", "reasoning_content", "tool"])
@@ -600,8 +625,11 @@ def test_snapshots_across_text_blocks(impl: SimpleNamespace, seed: int, count: i
 # 6. parse_partial_arguments
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
 )
 json_values = st.recursive(
     json_scalars,
@@ -636,8 +664,14 @@ def object_argument_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict
                 indent=draw(st.sampled_from([None, 1])),
                 separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])),
             )
-            script.append({"index": call, "id": f"call_{choice}_{call}", "type": "function",
-                           "function": {"name": "f", "arguments": ""}})
+            script.append(
+                {
+                    "index": call,
+                    "id": f"call_{choice}_{call}",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": ""},
+                }
+            )
             script += [{"index": call, "function": {"arguments": part}} for part in draw(split_text(text))]
         scripts.append(script)
     order = draw(st.permutations([c for c, script in enumerate(scripts) for _ in script]))
@@ -671,11 +705,15 @@ def test_partial_arguments_are_parsed(impl: SimpleNamespace, pair: Any, data: st
 
     off = run_feed(impl, cut)
     assert all(event.get("parsed_arguments") is None for event in off.events if event["type"] == TOOL_DELTA)
-    strip = [{k: v for k, v in event.items() if k != "parsed_arguments" or event["type"] == TOOL_DONE}
-             for event in on.events]
-    assert canonical(strip) == canonical([{k: v for k, v in event.items()
-                                           if k != "parsed_arguments" or event["type"] == TOOL_DONE}
-                                          for event in off.events])
+    strip = [
+        {k: v for k, v in event.items() if k != "parsed_arguments" or event["type"] == TOOL_DONE} for event in on.events
+    ]
+    assert canonical(strip) == canonical(
+        [
+            {k: v for k, v in event.items() if k != "parsed_arguments" or event["type"] == TOOL_DONE}
+            for event in off.events
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -704,8 +742,15 @@ def test_str_subclass_text_gives_delta_events(impl: SimpleNamespace) -> None:
     plain = run_chunks(impl, [chunk])
     subclassed = run_chunks(impl, [_subclassed(chunk)])
     assert [e["type"] for e in plain.events] == [
-        "chunk", "content.delta", "refusal.delta", "reasoning.delta", TOOL_DELTA,
-        "reasoning.done", "content.done", "refusal.done", TOOL_DONE,
+        "chunk",
+        "content.delta",
+        "refusal.delta",
+        "reasoning.delta",
+        TOOL_DELTA,
+        "reasoning.done",
+        "content.done",
+        "refusal.done",
+        TOOL_DONE,
     ]
     assert subclassed.acc.result() == plain.acc.result()
     assert subclassed.key() == plain.key()
@@ -730,7 +775,9 @@ def run_text(impl: SimpleNamespace, parts: Iterable[bytes]) -> tuple[list[str], 
 
 
 @given(stream=chat_streams(), data=st.data())
-def test_feed_text_is_the_text_of_the_content_deltas(impl: SimpleNamespace, stream: ChatStream, data: st.DataObject) -> None:
+def test_feed_text_is_the_text_of_the_content_deltas(
+    impl: SimpleNamespace, stream: ChatStream, data: st.DataObject
+) -> None:
     raw = data.draw(sse_bytes(stream.chunks))
     cuts = data.draw(pieces(raw))
     fed = run_feed(impl, cuts)
@@ -742,7 +789,9 @@ def test_feed_text_is_the_text_of_the_content_deltas(impl: SimpleNamespace, stre
 
 
 @given(raw=corrupted_streams(), data=st.data())
-def test_feed_text_agrees_between_c_and_py(both: tuple[SimpleNamespace, SimpleNamespace], raw: bytes, data: st.DataObject) -> None:
+def test_feed_text_agrees_between_c_and_py(
+    both: tuple[SimpleNamespace, SimpleNamespace], raw: bytes, data: st.DataObject
+) -> None:
     c, py = both
     cuts = data.draw(pieces(raw))
     assert canonical(run_text(c, cuts)) == canonical(run_text(py, cuts))

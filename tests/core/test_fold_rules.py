@@ -70,7 +70,15 @@ def test_top_level_first_non_empty_wins(impl: SimpleNamespace) -> None:
 
 def test_top_level_empty_value_kept_when_nothing_better(impl: SimpleNamespace) -> None:
     result = fold_chunks(impl, {"id": "", "created": 0, "extra": "", "count": 0}, {"id": None, "created": None})
-    assert result == {"id": "", "object": "chat.completion", "created": 0, "model": None, "extra": "", "count": 0, "choices": []}
+    assert result == {
+        "id": "",
+        "object": "chat.completion",
+        "created": 0,
+        "model": None,
+        "extra": "",
+        "count": 0,
+        "choices": [],
+    }
 
 
 def test_top_level_zero_is_empty_but_other_values_are_not(impl: SimpleNamespace) -> None:
@@ -101,7 +109,15 @@ def test_result_key_orders(impl: SimpleNamespace) -> None:
                 "finish_reason": None,
                 "zz_member": 1,
                 "delta": {
-                    "tool_calls": [{"index": 0, "function": {"arguments": "{}", "name": "f", "strict": True}, "extra_call": "e", "type": "function", "id": "c1"}],
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "function": {"arguments": "{}", "name": "f", "strict": True},
+                            "extra_call": "e",
+                            "type": "function",
+                            "id": "c1",
+                        }
+                    ],
                     "reasoning_content": "r",
                     "refusal": None,
                     "content": "c",
@@ -117,13 +133,26 @@ def test_result_key_orders(impl: SimpleNamespace) -> None:
         "id": "x",
         "created": 3,
     }
-    second = {"beta": 3, "choices": [{"index": 0, "aa_member": 2, "delta": {"function_call": {"arguments": "", "name": "g"}, "annotations": [1]}}]}
+    second = {
+        "beta": 3,
+        "choices": [
+            {"index": 0, "aa_member": 2, "delta": {"function_call": {"arguments": "", "name": "g"}, "annotations": [1]}}
+        ],
+    }
     result = fold_chunks(impl, first, second)
     assert list(result) == ["id", "object", "created", "model", "zeta", "alpha", "beta", "choices", "usage"]
     choice = result["choices"][0]
     assert list(choice) == ["index", "message", "logprobs", "finish_reason", "zz_member", "aa_member"]
     message = choice["message"]
-    assert list(message) == ["role", "content", "refusal", "tool_calls", "reasoning_content", "function_call", "annotations"]
+    assert list(message) == [
+        "role",
+        "content",
+        "refusal",
+        "tool_calls",
+        "reasoning_content",
+        "function_call",
+        "annotations",
+    ]
     assert list(message["tool_calls"][0]) == ["id", "type", "function", "extra_call"]
     assert list(message["tool_calls"][0]["function"]) == ["name", "arguments", "strict"]
     assert list(message["function_call"]) == ["name", "arguments"]
@@ -147,7 +176,9 @@ def test_x_groq_usage_only_without_top_level_usage(impl: SimpleNamespace) -> Non
     assert fold_chunks(impl, {"x_groq": {"id": "r"}}, groq)["usage"] == {"g": 1}
     assert fold_chunks(impl, groq, {"usage": {"top": 1}})["usage"] == {"top": 1}
     assert fold_chunks(impl, {"usage": {"top": 1}}, groq)["usage"] == {"top": 1}
-    assert fold_chunks(impl, groq, {"x_groq": {"id": "r", "usage": {"g": 2}}}, {"x_groq": {"usage": None}})["usage"] == {"g": 2}
+    assert fold_chunks(impl, groq, {"x_groq": {"id": "r", "usage": {"g": 2}}}, {"x_groq": {"usage": None}})[
+        "usage"
+    ] == {"g": 2}
 
 
 # ---------------------------------------------------------------------------
@@ -195,7 +226,9 @@ def test_other_choice_members_last_non_null_wins(impl: SimpleNamespace) -> None:
     def with_member(value: Any) -> dict[str, Any]:
         return {"choices": [{"index": 0, "delta": {}, "content_filter_results": value}]}
 
-    result = fold_chunks(impl, with_member({"hate": 1}), with_member(None), with_member({"violence": 2}), with_member(None))
+    result = fold_chunks(
+        impl, with_member({"hate": 1}), with_member(None), with_member({"violence": 2}), with_member(None)
+    )
     # replaced whole, not merged: it is per-chunk information, not a delta
     assert result["choices"][0]["content_filter_results"] == {"violence": 2}
     result = fold_chunks(impl, with_member("a"), with_member("b"))
@@ -235,7 +268,9 @@ def test_logprobs_lists_extended(impl: SimpleNamespace) -> None:
 
 
 def test_logprobs_other_members_last_non_null(impl: SimpleNamespace) -> None:
-    result = fold_chunks(impl, lp({"content": [T1], "extra": 1}), lp({"extra": None}), lp({"extra": 2, "content": [T2]}))
+    result = fold_chunks(
+        impl, lp({"content": [T1], "extra": 1}), lp({"extra": None}), lp({"extra": 2, "content": [T2]})
+    )
     assert result["choices"][0]["logprobs"] == {"content": [T1, T2], "refusal": None, "extra": 2}
 
 
@@ -310,7 +345,17 @@ def test_generic_numbers_and_bools_replace(impl: SimpleNamespace) -> None:
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [("a", 5), (5, "b"), ({"a": 1}, "s"), ("s", {"a": 1}), ([1], {"a": 1}), ({"a": 1}, [1]), ("s", [1]), (True, "t"), (1, False)],
+    [
+        ("a", 5),
+        (5, "b"),
+        ({"a": 1}, "s"),
+        ("s", {"a": 1}),
+        ([1], {"a": 1}),
+        ({"a": 1}, [1]),
+        ("s", [1]),
+        (True, "t"),
+        (1, False),
+    ],
 )
 def test_generic_type_mismatch_replaces(impl: SimpleNamespace, old: Any, new: Any) -> None:
     assert deltas(impl, {"x": old}, {"x": new})["x"] == new
@@ -383,14 +428,18 @@ def test_parts_mistral_sequence(impl: SimpleNamespace) -> None:
 
 
 def test_parts_string_before_list_becomes_leading_text_part(impl: SimpleNamespace) -> None:
-    assert deltas(impl, {"content": "Hel"}, {"content": "lo"}, {"content": [text_part(" you")]}) == msg([text_part("Hello you")])
+    assert deltas(impl, {"content": "Hel"}, {"content": "lo"}, {"content": [text_part(" you")]}) == msg(
+        [text_part("Hello you")]
+    )
     assert deltas(impl, {"content": "Hi"}, {"content": [thinking("hmm")]}) == msg([text_part("Hi"), thinking("hmm")])
     # an empty string before the list gives no part
     assert deltas(impl, {"content": ""}, {"content": [thinking("hmm")]}) == msg([thinking("hmm")])
 
 
 def test_parts_string_after_list_is_a_text_part(impl: SimpleNamespace) -> None:
-    assert deltas(impl, {"content": [thinking("a")]}, {"content": "b"}, {"content": "c"}) == msg([thinking("a"), text_part("bc")])
+    assert deltas(impl, {"content": [thinking("a")]}, {"content": "b"}, {"content": "c"}) == msg(
+        [thinking("a"), text_part("bc")]
+    )
     assert deltas(impl, {"content": [text_part("a")]}, {"content": "b"}) == msg([text_part("ab")])
 
 
@@ -417,12 +466,16 @@ def test_parts_thinking_lists_merge_by_the_same_rule(impl: SimpleNamespace) -> N
         {"content": [{"type": "thinking", "thinking": [text_part("b")]}]},
         {"content": [{"type": "thinking", "thinking": [image, text_part("c")]}]},
     )
-    assert message == msg([{"type": "thinking", "thinking": [text_part("a"), image, text_part("b"), image, text_part("c")]}])
+    assert message == msg(
+        [{"type": "thinking", "thinking": [text_part("a"), image, text_part("b"), image, text_part("c")]}]
+    )
 
 
 def test_parts_of_other_types_are_appended(impl: SimpleNamespace) -> None:
     ref = {"type": "reference", "reference_ids": [1]}
-    message = deltas(impl, {"content": [text_part("a"), ref]}, {"content": [ref, {"other": 1}]}, {"content": [{"other": 2}]})
+    message = deltas(
+        impl, {"content": [text_part("a"), ref]}, {"content": [ref, {"other": 1}]}, {"content": [{"other": 2}]}
+    )
     assert message == msg([text_part("a"), ref, ref, {"other": 1}, {"other": 2}])
 
 
@@ -436,7 +489,9 @@ def test_parts_other_members_follow_the_generic_rules(impl: SimpleNamespace) -> 
 
 
 def test_parts_thinking_as_a_string(impl: SimpleNamespace) -> None:
-    message = deltas(impl, {"content": [{"type": "thinking", "thinking": "a"}]}, {"content": [{"type": "thinking", "thinking": "b"}]})
+    message = deltas(
+        impl, {"content": [{"type": "thinking", "thinking": "a"}]}, {"content": [{"type": "thinking", "thinking": "b"}]}
+    )
     assert message == msg([{"type": "thinking", "thinking": "ab"}])
 
 
@@ -458,9 +513,18 @@ def test_parts_events_content_and_reasoning(impl: SimpleNamespace) -> None:
         ("reasoning.delta", "?", "Two and two?"),
         ("content.delta", " 4", "It is 4"),
     ]
-    done = [(e.type, getattr(e, "reasoning", None) or getattr(e, "content", None), e.finish_reason) for e in events if e.type.endswith(".done")]
+    done = [
+        (e.type, getattr(e, "reasoning", None) or getattr(e, "content", None), e.finish_reason)
+        for e in events
+        if e.type.endswith(".done")
+    ]
     assert done == [("reasoning.done", "Two and two?", "stop"), ("content.done", "It is 4", "stop")]
-    assert acc.result()["choices"][0]["message"]["content"] == [thinking("Two and two"), text_part("It is"), thinking("?"), text_part(" 4")]
+    assert acc.result()["choices"][0]["message"]["content"] == [
+        thinking("Two and two"),
+        text_part("It is"),
+        thinking("?"),
+        text_part(" 4"),
+    ]
 
 
 def test_parts_events_string_text_carries_on(impl: SimpleNamespace) -> None:
@@ -483,11 +547,18 @@ def test_parts_split_anywhere(impl: SimpleNamespace, size: int | None) -> None:
         chunk("", finish="stop"),
     )
     source = [data] if size is None else pieces(data, size)
-    assert impl.fold(source)["choices"][0]["message"]["content"] == [thinking("pens\u00e9e \U0001f914"), text_part("r\u00e9ponse")]
+    assert impl.fold(source)["choices"][0]["message"]["content"] == [
+        thinking("pens\u00e9e \U0001f914"),
+        text_part("r\u00e9ponse"),
+    ]
 
 
 def test_parts_kept_in_partial(impl: SimpleNamespace) -> None:
-    data = sse(chunk(role="assistant", delta={"content": [thinking("a")]}), chunk(delta={"content": [text_part("b")]}), done=False)
+    data = sse(
+        chunk(role="assistant", delta={"content": [thinking("a")]}),
+        chunk(delta={"content": [text_part("b")]}),
+        done=False,
+    )
     with pytest.raises(IncompleteStreamError) as info:
         impl.fold(data)
     assert info.value.partial is not None
@@ -509,12 +580,15 @@ def test_parts_snapshot_shares_nothing(impl: SimpleNamespace) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [7, 1.5, True, {"type": "text", "text": "x"}, [1], ["a"], [None], [text_part("ok"), 3], [[]]],
+    "value",
+    [7, 1.5, True, {"type": "text", "text": "x"}, [1], ["a"], [None], [text_part("ok"), 3], [[]]],
     ids=["int", "float", "bool", "object", "list-of-int", "list-of-str", "list-of-null", "mixed", "list-of-list"],
 )
 def test_content_of_another_type_raises_and_keeps_the_text(impl: SimpleNamespace, value: Any) -> None:
     data = sse(chunk("Hello", role="assistant"), chunk(delta={"content": value}))
-    with pytest.raises(StreamDecodeError, match=r"^event 2: choices\[0\]\.delta\.content must be a string or a list of objects, got "):
+    with pytest.raises(
+        StreamDecodeError, match=r"^event 2: choices\[0\]\.delta\.content must be a string or a list of objects, got "
+    ):
         impl.fold(data)
     with pytest.raises(StreamDecodeError) as info:
         impl.fold(data)
@@ -522,10 +596,14 @@ def test_content_of_another_type_raises_and_keeps_the_text(impl: SimpleNamespace
     assert info.value.partial["choices"][0]["message"]["content"] == "Hello"
 
 
-@pytest.mark.parametrize("value", [7, True, ["no"], {"a": 1}, [text_part("no")]], ids=["int", "bool", "list", "object", "parts"])
+@pytest.mark.parametrize(
+    "value", [7, True, ["no"], {"a": 1}, [text_part("no")]], ids=["int", "bool", "list", "object", "parts"]
+)
 def test_refusal_of_another_type_raises_and_keeps_the_refusal(impl: SimpleNamespace, value: Any) -> None:
     data = sse(chunk(role="assistant", delta={"refusal": "I can't"}), chunk(delta={"refusal": value}))
-    with pytest.raises(StreamDecodeError, match=r"^event 2: choices\[0\]\.delta\.refusal must be a string, got ") as info:
+    with pytest.raises(
+        StreamDecodeError, match=r"^event 2: choices\[0\]\.delta\.refusal must be a string, got "
+    ) as info:
         impl.fold(data)
     assert info.value.partial is not None
     assert info.value.partial["choices"][0]["message"]["refusal"] == "I can't"
@@ -560,12 +638,38 @@ def test_message_beside_delta_is_ignored(impl: SimpleNamespace) -> None:
     call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     result = fold_chunks(
         impl,
-        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "message": {"role": "assistant", "content": "Hi"}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "message": {"content": None, "tool_calls": [call]}}]},
-        {"choices": [{"index": 0, "delta": {}, "message": {"content": None, "tool_calls": None}, "finish_reason": "tool_calls"}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": "Hi"},
+                    "message": {"role": "assistant", "content": "Hi"},
+                }
+            ]
+        },
+        {
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [call]}, "message": {"content": None, "tool_calls": [call]}}
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {},
+                    "message": {"content": None, "tool_calls": None},
+                    "finish_reason": "tool_calls",
+                }
+            ]
+        },
     )
     assert result["choices"] == [
-        {"index": 0, "message": msg("Hi", tool_calls=[tc("call_1", "f", "{}")]), "logprobs": None, "finish_reason": "tool_calls"}
+        {
+            "index": 0,
+            "message": msg("Hi", tool_calls=[tc("call_1", "f", "{}")]),
+            "logprobs": None,
+            "finish_reason": "tool_calls",
+        }
     ]
 
 
@@ -596,7 +700,10 @@ def test_tool_calls_openai_shape(impl: SimpleNamespace) -> None:
 def test_tool_calls_interleaved_by_index(impl: SimpleNamespace) -> None:
     result = calls(
         impl,
-        [{"index": 0, "id": "a", "function": {"name": "f", "arguments": "["}}, {"index": 1, "id": "b", "function": {"name": "g", "arguments": "{"}}],
+        [
+            {"index": 0, "id": "a", "function": {"name": "f", "arguments": "["}},
+            {"index": 1, "id": "b", "function": {"name": "g", "arguments": "{"}},
+        ],
         [{"index": 1, "function": {"arguments": "}"}}],
         [{"index": 0, "function": {"arguments": "]"}}],
     )
@@ -648,7 +755,11 @@ def test_different_id_starts_new_call_at_same_index(impl: SimpleNamespace) -> No
 
 
 def test_id_on_call_that_had_none_is_set(impl: SimpleNamespace) -> None:
-    result = calls(impl, [{"index": 0, "function": {"name": "f", "arguments": "1"}}], [{"index": 0, "id": "late", "function": {"arguments": "2"}}])
+    result = calls(
+        impl,
+        [{"index": 0, "function": {"name": "f", "arguments": "1"}}],
+        [{"index": 0, "id": "late", "function": {"arguments": "2"}}],
+    )
     assert result == [tc("late", "f", "12")]
 
 
@@ -674,7 +785,9 @@ def test_id_type_name_first_non_empty_resend_ignored_different_appended(impl: Si
         (["a", None, "b"], "ab"),
     ],
 )
-def test_tool_arguments_concatenated_and_json_serialised(impl: SimpleNamespace, pieces_: list[Any], expected: str) -> None:
+def test_tool_arguments_concatenated_and_json_serialised(
+    impl: SimpleNamespace, pieces_: list[Any], expected: str
+) -> None:
     frags = [[{"index": 0, "function": {"arguments": piece}}] for piece in pieces_]
     assert calls(impl, *frags) == [tc(arguments=expected)]
 
@@ -682,27 +795,46 @@ def test_tool_arguments_concatenated_and_json_serialised(impl: SimpleNamespace, 
 def test_tool_call_defaults(impl: SimpleNamespace) -> None:
     assert calls(impl, [{"index": 0}]) == [tc()]
     assert calls(impl, [{"index": 0, "function": None, "id": None, "type": None}]) == [tc()]
-    assert calls(impl, [{"index": 0, "function": {}}]) == [{"id": "", "type": "function", "function": {"name": "", "arguments": ""}}]
+    assert calls(impl, [{"index": 0, "function": {}}]) == [
+        {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+    ]
 
 
 def test_tool_call_extra_members_kept_and_index_dropped(impl: SimpleNamespace) -> None:
     result = calls(
         impl,
-        [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "", "strict": True}, "extra_content": {"google": {"thought_signature": "ab"}}}],
+        [
+            {
+                "index": 0,
+                "id": "c",
+                "function": {"name": "f", "arguments": "", "strict": True},
+                "extra_content": {"google": {"thought_signature": "ab"}},
+            }
+        ],
         [{"index": 0, "function": {"arguments": "{}"}, "extra_content": {"google": {"thought_signature": "cd"}}}],
     )
     assert result == [
-        {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}", "strict": True}, "extra_content": {"google": {"thought_signature": "abcd"}}}
+        {
+            "id": "c",
+            "type": "function",
+            "function": {"name": "f", "arguments": "{}", "strict": True},
+            "extra_content": {"google": {"thought_signature": "abcd"}},
+        }
     ]
 
 
-@pytest.mark.parametrize("bodies", [[{}], [{"tool_calls": None}], [{"tool_calls": []}, {"tool_calls": []}], [{"content": "x", "tool_calls": []}]])
+@pytest.mark.parametrize(
+    "bodies",
+    [[{}], [{"tool_calls": None}], [{"tool_calls": []}, {"tool_calls": []}], [{"content": "x", "tool_calls": []}]],
+)
 def test_tool_calls_absent_when_none_arrived(impl: SimpleNamespace, bodies: list[dict[str, Any]]) -> None:
     assert "tool_calls" not in deltas(impl, *bodies)
 
 
 def test_empty_tool_calls_after_calls_changes_nothing(impl: SimpleNamespace) -> None:
-    assert calls(impl, [{"index": 0, "id": "a"}], [], [{"index": 0, "function": {"arguments": "x"}}], []) == [tc("a", arguments="x")]
+    assert calls(impl, [{"index": 0, "id": "a"}], [], [{"index": 0, "function": {"arguments": "x"}}], []) == [
+        tc("a", arguments="x")
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -722,7 +854,9 @@ def test_function_call_legacy(impl: SimpleNamespace) -> None:
 
 def test_function_call_defaults_and_name_pieces(impl: SimpleNamespace) -> None:
     assert deltas(impl, {"function_call": {}})["function_call"] == {"name": "", "arguments": ""}
-    assert deltas(impl, {"function_call": {"name": "get_"}}, {"function_call": {"name": "weather"}})["function_call"] == {
+    assert deltas(impl, {"function_call": {"name": "get_"}}, {"function_call": {"name": "weather"}})[
+        "function_call"
+    ] == {
         "name": "get_weather",
         "arguments": "",
     }
@@ -734,19 +868,34 @@ def test_function_call_defaults_and_name_pieces(impl: SimpleNamespace) -> None:
 
 def test_snapshot_mid_stream(impl: SimpleNamespace) -> None:
     acc = impl.ChatAccumulator()
-    acc.feed(sse(chunk("Hel", role="assistant"), done=False) + b"data: " + b'{"choices":[{"index":0,"delta":{"content":"lo"}}]')
+    acc.feed(
+        sse(chunk("Hel", role="assistant"), done=False)
+        + b"data: "
+        + b'{"choices":[{"index":0,"delta":{"content":"lo"}}]'
+    )
     assert acc.snapshot()["choices"] == [{"index": 0, "message": msg("Hel"), "logprobs": None, "finish_reason": None}]
     assert (acc.chunks, acc.events, acc.done) == (1, 1, False)
     acc.feed(b"}\n\n")
     assert acc.snapshot()["choices"][0]["message"]["content"] == "Hello"
     acc.feed(sse(chunk(" world", finish="stop")))
-    assert acc.snapshot()["choices"] == [{"index": 0, "message": msg("Hello world"), "logprobs": None, "finish_reason": "stop"}]
+    assert acc.snapshot()["choices"] == [
+        {"index": 0, "message": msg("Hello world"), "logprobs": None, "finish_reason": "stop"}
+    ]
     assert (acc.chunks, acc.events, acc.done) == (3, 4, True)
 
 
 def test_result_twice_gives_equal_dicts(impl: SimpleNamespace) -> None:
     acc = impl.ChatAccumulator()
-    acc.feed(sse(chunk("a", role="assistant", tool_calls=[{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}]), chunk(finish="stop", usage={"t": 1})))
+    acc.feed(
+        sse(
+            chunk(
+                "a",
+                role="assistant",
+                tool_calls=[{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{}"}}],
+            ),
+            chunk(finish="stop", usage={"t": 1}),
+        )
+    )
     first = acc.result()
     second = acc.result()
     assert first == second
@@ -823,7 +972,10 @@ def openai_like_stream() -> list[dict[str, Any]]:
     """Chunks touching most rules: two choices, tool calls, logprobs, usage, extras."""
     return [
         chunk("", role="assistant", service_tier="default", system_fingerprint="fp", usage=None),
-        {**chunk(), "choices": [{"index": 1, "delta": {"role": "assistant", "content": "B"}, "logprobs": {"content": [T1]}}]},
+        {
+            **chunk(),
+            "choices": [{"index": 1, "delta": {"role": "assistant", "content": "B"}, "logprobs": {"content": [T1]}}],
+        },
         chunk("Hi", delta={"reasoning_content": "r"}),
         chunk(tool_calls=[{"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a"'}}]),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": ": {}}"}}]),
@@ -840,29 +992,33 @@ def test_add_chunk_equals_feed(impl: SimpleNamespace) -> None:
     added = impl.ChatAccumulator()
     for item in chunks:
         added.add_chunk(item)
-    assert added.snapshot() == fed.result() == {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": "gpt-test",
-        "service_tier": "default",
-        "system_fingerprint": "fp",
-        "choices": [
-            {
-                "index": 0,
-                "message": msg("Hi", reasoning_content="r", tool_calls=[tc("c", "f", '{"a": {}}')]),
-                "logprobs": None,
-                "finish_reason": "tool_calls",
-            },
-            {
-                "index": 1,
-                "message": msg("B"),
-                "logprobs": {"content": [T1, T2], "refusal": None},
-                "finish_reason": "length",
-            },
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
-    }
+    assert (
+        added.snapshot()
+        == fed.result()
+        == {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "gpt-test",
+            "service_tier": "default",
+            "system_fingerprint": "fp",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": msg("Hi", reasoning_content="r", tool_calls=[tc("c", "f", '{"a": {}}')]),
+                    "logprobs": None,
+                    "finish_reason": "tool_calls",
+                },
+                {
+                    "index": 1,
+                    "message": msg("B"),
+                    "logprobs": {"content": [T1, T2], "refusal": None},
+                    "finish_reason": "length",
+                },
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+        }
+    )
     assert (added.chunks, added.events) == (8, 0)
     assert (fed.chunks, fed.events) == (8, 9)
 
@@ -881,8 +1037,17 @@ def test_done_without_any_chunk_is_complete(impl: SimpleNamespace) -> None:
 
 
 def test_no_done_but_every_choice_finished_is_complete(impl: SimpleNamespace) -> None:
-    data = sse(chunk("a", index=0), chunk("b", index=1), chunk(index=1, finish="stop"), chunk(index=0, finish="length"), done=False)
-    assert [(c["message"]["content"], c["finish_reason"]) for c in impl.fold(data)["choices"]] == [("a", "length"), ("b", "stop")]
+    data = sse(
+        chunk("a", index=0),
+        chunk("b", index=1),
+        chunk(index=1, finish="stop"),
+        chunk(index=0, finish="length"),
+        done=False,
+    )
+    assert [(c["message"]["content"], c["finish_reason"]) for c in impl.fold(data)["choices"]] == [
+        ("a", "length"),
+        ("b", "stop"),
+    ]
 
 
 def test_no_done_and_a_choice_unfinished_is_incomplete(impl: SimpleNamespace) -> None:
@@ -901,7 +1066,11 @@ def test_no_done_and_a_choice_unfinished_is_incomplete(impl: SimpleNamespace) ->
     }
 
 
-@pytest.mark.parametrize("data", [b"", b"data: : keepalive\n\n: ping\n\ndata: ping\n\n", b"data: {}"], ids=["empty", "keepalives", "unterminated"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"data: : keepalive\n\n: ping\n\ndata: ping\n\n", b"data: {}"],
+    ids=["empty", "keepalives", "unterminated"],
+)
 def test_no_chunk_is_incomplete_with_partial_none(impl: SimpleNamespace, data: bytes) -> None:
     with pytest.raises(IncompleteStreamError) as info:
         impl.fold(data)
@@ -915,7 +1084,16 @@ NO_CHOICE = {"object": "chat.completion", "choices": []}
     ("chunks", "partial"),
     [
         (
-            [{"id": "", "model": "", "created": 0, "object": "", "choices": [], "prompt_filter_results": [{"prompt_index": 0}]}],
+            [
+                {
+                    "id": "",
+                    "model": "",
+                    "created": 0,
+                    "object": "",
+                    "choices": [],
+                    "prompt_filter_results": [{"prompt_index": 0}],
+                }
+            ],
             {"id": "", "created": 0, "model": "", "prompt_filter_results": [{"prompt_index": 0}], **NO_CHOICE},
         ),
         (
@@ -936,7 +1114,14 @@ def test_chunks_but_no_choice_without_done_is_incomplete(
 
 def test_chunks_but_no_choice_with_done_is_complete(impl: SimpleNamespace) -> None:
     result = impl.fold(sse({"id": "c", "choices": []}, {"choices": [], "usage": {"total_tokens": 1}}))
-    assert result == {"id": "c", "object": "chat.completion", "created": None, "model": None, "choices": [], "usage": {"total_tokens": 1}}
+    assert result == {
+        "id": "c",
+        "object": "chat.completion",
+        "created": None,
+        "model": None,
+        "choices": [],
+        "usage": {"total_tokens": 1},
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -945,7 +1130,7 @@ def test_chunks_but_no_choice_with_done_is_complete(impl: SimpleNamespace) -> No
 
 def test_other_event_types_ignored_and_counted(impl: SimpleNamespace) -> None:
     data = sse(
-        b"event: ping\ndata: {\"choices\":[{\"delta\":{\"content\":\"NO\"}}]}\n\n",
+        b'event: ping\ndata: {"choices":[{"delta":{"content":"NO"}}]}\n\n',
         b"event: Message\ndata: {}\n\n",  # event names are case-sensitive
         b"event: message\n",
         chunk("a", role="assistant"),
@@ -961,7 +1146,11 @@ def test_other_event_types_ignored_and_counted(impl: SimpleNamespace) -> None:
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        (b'{"error":{"message":"overloaded","type":"server_error"}}', {"message": "overloaded", "type": "server_error"}, "overloaded"),
+        (
+            b'{"error":{"message":"overloaded","type":"server_error"}}',
+            {"message": "overloaded", "type": "server_error"},
+            "overloaded",
+        ),
         (b'{"message":"rate limited","code":429}', {"message": "rate limited", "code": 429}, "rate limited"),
         (b"Internal error", "Internal error", "Internal error"),
     ],
@@ -981,13 +1170,23 @@ def test_event_error_raises_api_error(impl: SimpleNamespace, data: bytes, error:
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        (b'{"error": {"message": "Service Unavailable", "type": "internal_server_error"}}', {"message": "Service Unavailable", "type": "internal_server_error"}, "Service Unavailable"),
-        (b'{"error": "overloaded", "message": "try later"}', {"error": "overloaded", "message": "try later"}, "try later"),
+        (
+            b'{"error": {"message": "Service Unavailable", "type": "internal_server_error"}}',
+            {"message": "Service Unavailable", "type": "internal_server_error"},
+            "Service Unavailable",
+        ),
+        (
+            b'{"error": "overloaded", "message": "try later"}',
+            {"error": "overloaded", "message": "try later"},
+            "try later",
+        ),
         (b'{"error": [1], "code": 5}', {"error": [1], "code": 5}, '\'{"error": [1], "code": 5}\''),
     ],
     ids=["inner-object", "inner-string", "inner-list"],
 )
-def test_event_error_inner_object_only_when_an_object(impl: SimpleNamespace, data: bytes, error: Any, message: str) -> None:
+def test_event_error_inner_object_only_when_an_object(
+    impl: SimpleNamespace, data: bytes, error: Any, message: str
+) -> None:
     """``event: error`` with ``{"error": {...}}`` (Groq): ``.error`` is the inner object."""
     stream = sse(chunk("partial", role="assistant"), done=False) + b"event: error\ndata: " + data + b"\n\n"
     with pytest.raises(StreamAPIError) as info:
@@ -1013,7 +1212,17 @@ def test_done_exact_and_everything_after_ignored(impl: SimpleNamespace) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"data: ping", b"data: : keepalive", b"data:", b"data: [1, 2]", b"data: 42", b'data: "str"', b"data: null", b"data: \xff\xfe", b"data: x{}"],
+    [
+        b"data: ping",
+        b"data: : keepalive",
+        b"data:",
+        b"data: [1, 2]",
+        b"data: 42",
+        b'data: "str"',
+        b"data: null",
+        b"data: \xff\xfe",
+        b"data: x{}",
+    ],
 )
 def test_non_json_data_ignored_and_counted(impl: SimpleNamespace, data: bytes) -> None:
     acc = impl.ChatAccumulator()
@@ -1022,7 +1231,11 @@ def test_non_json_data_ignored_and_counted(impl: SimpleNamespace, data: bytes) -
     assert acc.result()["choices"][0]["message"]["content"] == "x"
 
 
-@pytest.mark.parametrize("prefix", [b"data:  ", b"data: \t", b"data: \ndata: ", b"data:\ndata:\t \ndata:  "], ids=["space", "tab", "lf", "mixed"])
+@pytest.mark.parametrize(
+    "prefix",
+    [b"data:  ", b"data: \t", b"data: \ndata: ", b"data:\ndata:\t \ndata:  "],
+    ids=["space", "tab", "lf", "mixed"],
+)
 def test_data_starting_with_whitespace_then_brace_is_json(impl: SimpleNamespace, prefix: bytes) -> None:
     acc = impl.ChatAccumulator()
     acc.feed(prefix + b'{"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]}\n\n')
@@ -1045,7 +1258,9 @@ def test_invalid_json_raises_decode_error(impl: SimpleNamespace, data: bytes) ->
 
 def test_invalid_utf8_inside_json_raises_decode_error(impl: SimpleNamespace) -> None:
     with pytest.raises(StreamDecodeError, match=r"^event 2: invalid JSON \("):
-        impl.fold(sse(chunk("a", role="assistant"), done=False) + b'data: {"choices":[{"delta":{"content":"\xff"}}]}\n\n')
+        impl.fold(
+            sse(chunk("a", role="assistant"), done=False) + b'data: {"choices":[{"delta":{"content":"\xff"}}]}\n\n'
+        )
 
 
 @pytest.mark.parametrize("error", [{"message": "boom"}, "boom", True, 1, [1]])

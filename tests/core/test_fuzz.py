@@ -16,12 +16,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import DATA
 from hypothesis import given
 from hypothesis import strategies as st
-
-from conftest import DATA
-from streamfold import DEFAULT_MAX_EVENT_BYTES, EventTooLargeError, StreamAPIError, StreamDecodeError
-
 from strategies import (
     INTERESTING_BYTES,
     apply_mutation,
@@ -36,14 +33,34 @@ from strategies import (
     random_pieces,
 )
 
+from streamfold import DEFAULT_MAX_EVENT_BYTES, EventTooLargeError, StreamAPIError, StreamDecodeError
+
 RECORDED = [path.read_bytes() for path in sorted((DATA / "openai-recorded").glob("*.sse"))]
 
 #: Pieces of SSE and chunk syntax, for byte soup that gets past the framing now and then.
 SSE_TOKENS = [
-    b"data: ", b"data:", b"event: error\n", b"event: message\n", b"id: 1\n", b"retry: 10\n", b": c\n", b"\n\n",
-    b"\r\n\r\n", b"\r\r", b"[DONE]", b'{"choices":[', b'{"index":0,"delta":{"content":"x"}}', b'{"index":1}', b"]}",
-    b'"tool_calls":[{"index":0,"function":{"arguments":"a"}}]', b'"finish_reason":"stop"', b'"error":{"message":"m"}',
-    b'{"id":"a","model":"m","created":1,', b'"logprobs":{"content":[]}', b'"usage":{"total_tokens":1}', b"}",
+    b"data: ",
+    b"data:",
+    b"event: error\n",
+    b"event: message\n",
+    b"id: 1\n",
+    b"retry: 10\n",
+    b": c\n",
+    b"\n\n",
+    b"\r\n\r\n",
+    b"\r\r",
+    b"[DONE]",
+    b'{"choices":[',
+    b'{"index":0,"delta":{"content":"x"}}',
+    b'{"index":1}',
+    b"]}",
+    b'"tool_calls":[{"index":0,"function":{"arguments":"a"}}]',
+    b'"finish_reason":"stop"',
+    b'"error":{"message":"m"}',
+    b'{"id":"a","model":"m","created":1,',
+    b'"logprobs":{"content":[]}',
+    b'"usage":{"total_tokens":1}',
+    b"}",
 ]
 
 byte_soup = st.lists(
@@ -144,23 +161,36 @@ NASTY: list[tuple[str, bytes, int | None, Any]] = [
         _event(b'{"choices":[{"finish_reason":"stop","logprobs":{"content":[' + _nest(DEEP, b"", "list") + b"]}}]}"),
         DEEP_OK,
     ),
-    _case("choice-member-objects-deep", _event(b'{"choices":[{"finish_reason":"stop","x":' + _nest(DEEP) + b"}]}"),
-          DEEP_OK),
+    _case(
+        "choice-member-objects-deep",
+        _event(b'{"choices":[{"finish_reason":"stop","x":' + _nest(DEEP) + b"}]}"),
+        DEEP_OK,
+    ),
     _case("tool-arguments-object-300", _delta(_CALL + _nest(300) + b"}}]"), DEEP_OK),
     _case("tool-arguments-object-254", _delta(_CALL + _nest(254) + b"}}]"), DEEP_OK),
-    _case("error-message-lists-deep", _event(b'{"error":{"message":' + _nest(DEEP, b"", "list") + b"}}"),
-          StreamAPIError),
+    _case(
+        "error-message-lists-deep", _event(b'{"error":{"message":' + _nest(DEEP, b"", "list") + b"}}"), StreamAPIError
+    ),
     _case("error-event-objects-deep", b"event: error\ndata: " + _nest(DEEP) + b"\n\n", StreamAPIError),
-    _case("deep-member-then-bad-json", _event(b'{"x":' + _nest(DEEP) + b',"choices":[]}') + _event(b"{oops"),
-          StreamDecodeError),
+    _case(
+        "deep-member-then-bad-json",
+        _event(b'{"x":' + _nest(DEEP) + b',"choices":[]}') + _event(b"{oops"),
+        StreamDecodeError,
+    ),
     _case("huge-integer-index", _event(b'{"choices":[{"index":18446744073709551615,"finish_reason":"stop"}]}'), "ok"),
     # orjson makes an integer past the 64-bit range a float: not an index
-    _case("index-past-int64", _event(b'{"choices":[{"index":-9223372036854775809,"finish_reason":"stop"}]}'),
-          StreamDecodeError),
+    _case(
+        "index-past-int64",
+        _event(b'{"choices":[{"index":-9223372036854775809,"finish_reason":"stop"}]}'),
+        StreamDecodeError,
+    ),
     _case("tool-index-1e300", _delta(b'"tool_calls":[{"index":1e300,"id":"a"}]'), StreamDecodeError),
     _case("number-1e400", _event(b'{"created":1e400,"choices":[]}'), StreamDecodeError),
-    _case("huge-numbers", _delta(b'"n":123456789012345678901234567890,"m":-1.7976931348623157e308,"k":5e-324') + _DONE,
-          "ok"),
+    _case(
+        "huge-numbers",
+        _delta(b'"n":123456789012345678901234567890,"m":-1.7976931348623157e308,"k":5e-324') + _DONE,
+        "ok",
+    ),
     _case("nan-literal", _event(b'{"choices":[{"delta":{"content":NaN}}]}'), StreamDecodeError),
     _case("infinity-literal", _event(b'{"usage":-Infinity}'), StreamDecodeError),
     _case("lone-high-surrogate", _delta(b'"content":"\\ud800"'), StreamDecodeError),
@@ -239,9 +269,9 @@ def test_seeded_mutations(impl: SimpleNamespace) -> None:
         raw, limit, cut = _seeded_case(number)
         whole = fold_outcome(impl, [raw], max_event_bytes=limit)
         assert fold_outcome(impl, cut, max_event_bytes=limit) == whole, _where(number, raw)
-        assert decode_outcome(impl, cut, max_event_bytes=limit) == decode_outcome(
-            impl, [raw], max_event_bytes=limit
-        ), _where(number, raw)
+        assert decode_outcome(impl, cut, max_event_bytes=limit) == decode_outcome(impl, [raw], max_event_bytes=limit), (
+            _where(number, raw)
+        )
 
 
 def test_seeded_mutations_c_and_py_agree(both: tuple[SimpleNamespace, SimpleNamespace]) -> None:

@@ -24,18 +24,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import DATA
 from strategies import ChatStream, pieces, sse_streams
 
 pytest.importorskip("openai")
 
-from openai import ContentFilterFinishReasonError, LengthFinishReasonError  # noqa: E402
-from openai._streaming import SSEDecoder as OpenAISSEDecoder  # noqa: E402
-from openai.lib.streaming.chat import ChatCompletionStreamState  # noqa: E402
-from openai.types.chat import ChatCompletionChunk  # noqa: E402
+from openai import ContentFilterFinishReasonError, LengthFinishReasonError
+from openai._streaming import SSEDecoder as OpenAISSEDecoder
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletionChunk
 
 RECORDED = sorted((DATA / "openai-recorded").glob("*.sse"))
 

@@ -18,9 +18,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from streamfold import DEFAULT_MAX_EVENT_BYTES, IncompleteStreamError, StreamAPIError, StreamDecodeError
-
 from strategies import (
     BAD_VALUES,
     SHAPE_PATHS,
@@ -39,6 +36,8 @@ from strategies import (
     sse_bytes,
     sse_streams,
 )
+
+from streamfold import DEFAULT_MAX_EVENT_BYTES, IncompleteStreamError, StreamAPIError, StreamDecodeError
 
 #: Limits for ``max_event_bytes``: the default, none, and small ones that real events pass.
 limits = st.one_of(st.just(DEFAULT_MAX_EVENT_BYTES), st.none(), st.integers(1, 600))

@@ -116,9 +116,20 @@ SAFE = {"filtered": False, "severity": "safe"}
 
 
 def test_azure_filter_chunks(impl: SimpleNamespace) -> None:
-    prompt_filter = [{"prompt_index": 0, "content_filter_results": {"hate": SAFE, "jailbreak": {"filtered": False, "detected": False}}}]
+    prompt_filter = [
+        {
+            "prompt_index": 0,
+            "content_filter_results": {"hate": SAFE, "jailbreak": {"filtered": False, "detected": False}},
+        }
+    ]
     first = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": prompt_filter}
-    top = {"created": 1727000000, "id": "chatcmpl-az", "model": "gpt-4o-2024-08-06", "object": "chat.completion.chunk", "system_fingerprint": "fp_az"}
+    top = {
+        "created": 1727000000,
+        "id": "chatcmpl-az",
+        "model": "gpt-4o-2024-08-06",
+        "object": "chat.completion.chunk",
+        "system_fingerprint": "fp_az",
+    }
 
     def az(choice: dict[str, Any]) -> dict[str, Any]:
         return {"choices": [choice], **top}
@@ -139,9 +150,33 @@ def test_azure_filter_chunks(impl: SimpleNamespace) -> None:
     }
     data = sse(
         first,
-        az({"content_filter_results": {}, "delta": {"content": "", "refusal": None, "role": "assistant"}, "finish_reason": None, "index": 0, "logprobs": None}),
-        az({"content_filter_results": {"hate": SAFE}, "delta": {"content": "Hi"}, "finish_reason": None, "index": 0, "logprobs": None}),
-        az({"content_filter_results": {"hate": SAFE}, "delta": {"content": " you"}, "finish_reason": None, "index": 0, "logprobs": None}),
+        az(
+            {
+                "content_filter_results": {},
+                "delta": {"content": "", "refusal": None, "role": "assistant"},
+                "finish_reason": None,
+                "index": 0,
+                "logprobs": None,
+            }
+        ),
+        az(
+            {
+                "content_filter_results": {"hate": SAFE},
+                "delta": {"content": "Hi"},
+                "finish_reason": None,
+                "index": 0,
+                "logprobs": None,
+            }
+        ),
+        az(
+            {
+                "content_filter_results": {"hate": SAFE},
+                "delta": {"content": " you"},
+                "finish_reason": None,
+                "index": 0,
+                "logprobs": None,
+            }
+        ),
         az({"content_filter_results": {}, "delta": {}, "finish_reason": "stop", "index": 0, "logprobs": None}),
         async_filter,
     )
@@ -164,7 +199,15 @@ def test_azure_filter_chunks(impl: SimpleNamespace) -> None:
             }
         ],
     }
-    assert list(result) == ["id", "object", "created", "model", "prompt_filter_results", "system_fingerprint", "choices"]
+    assert list(result) == [
+        "id",
+        "object",
+        "created",
+        "model",
+        "prompt_filter_results",
+        "system_fingerprint",
+        "choices",
+    ]
 
 
 def test_azure_filter_results_last_non_null(impl: SimpleNamespace) -> None:
@@ -228,8 +271,18 @@ def test_groq_text_with_repeated_role_and_empty_tool_calls(impl: SimpleNamespace
 
 
 def test_groq_parallel_calls_each_whole_in_own_chunk(impl: SimpleNamespace) -> None:
-    call_a = {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}, "index": 0}
-    call_b = {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}, "index": 1}
+    call_a = {
+        "id": "call_a",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        "index": 0,
+    }
+    call_b = {
+        "id": "call_b",
+        "type": "function",
+        "function": {"name": "get_time", "arguments": '{"tz":"CET"}'},
+        "index": 1,
+    }
     data = sse(
         groq_chunk(role="assistant", delta={"content": None}),
         groq_chunk(role="assistant", tool_calls=[call_a]),
@@ -246,7 +299,11 @@ def test_groq_parallel_calls_each_whole_in_own_chunk(impl: SimpleNamespace) -> N
                 "content": None,
                 "refusal": None,
                 "tool_calls": [
-                    {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+                    {
+                        "id": "call_a",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    },
                     {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"tz":"CET"}'}},
                 ],
             },
@@ -335,7 +392,12 @@ def test_deepseek_reasoning_content(impl: SimpleNamespace) -> None:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Answer: 42", "refusal": None, "reasoning_content": "Let me think."},
+                "message": {
+                    "role": "assistant",
+                    "content": "Answer: 42",
+                    "refusal": None,
+                    "reasoning_content": "Let me think.",
+                },
                 "logprobs": None,
                 "finish_reason": "stop",
             }
@@ -377,23 +439,27 @@ def test_openrouter_reasoning_and_processing_comments(impl: SimpleNamespace) -> 
     acc = feed_all(impl, data)
     assert acc.events == 6  # the comments dispatch nothing
     assert acc.ignored == 0  # comments are not events; [DONE] is not "ignored"
-    assert fold_split(impl, data) == acc.result() == {
-        "id": "gen-1",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": "openai/o3-mini",
-        "provider": "OpenAI",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "Yes", "refusal": None, "reasoning": "Hmm, ok"},
-                "logprobs": None,
-                "finish_reason": "stop",
-                "native_finish_reason": "stop",
-            }
-        ],
-        "usage": usage,
-    }
+    assert (
+        fold_split(impl, data)
+        == acc.result()
+        == {
+            "id": "gen-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "openai/o3-mini",
+            "provider": "OpenAI",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Yes", "refusal": None, "reasoning": "Hmm, ok"},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                    "native_finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
+    )
 
 
 def test_openrouter_mid_stream_error_chunk(impl: SimpleNamespace) -> None:
@@ -515,7 +581,10 @@ def test_vllm_same_id_and_name_every_chunk(impl: SimpleNamespace) -> None:
 
 def test_vllm_continuation_with_empty_id(impl: SimpleNamespace) -> None:
     data = sse(
-        chunk(role="assistant", tool_calls=[{"index": 0, "id": "call_x", "type": "function", "function": {"name": "f", "arguments": ""}}]),
+        chunk(
+            role="assistant",
+            tool_calls=[{"index": 0, "id": "call_x", "type": "function", "function": {"name": "f", "arguments": ""}}],
+        ),
         chunk(tool_calls=[{"index": 0, "id": "", "type": "", "function": {"name": "", "arguments": '{"a":'}}]),
         chunk(tool_calls=[{"index": 0, "id": "", "function": {"arguments": "1}"}}]),
         chunk(finish="tool_calls"),
@@ -525,10 +594,17 @@ def test_vllm_continuation_with_empty_id(impl: SimpleNamespace) -> None:
 
 def test_sglang_two_calls_index_0_ids_0_and_1(impl: SimpleNamespace) -> None:
     data = sse(
-        chunk(role="assistant", tool_calls=[{"index": 0, "id": "0", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]),
+        chunk(
+            role="assistant",
+            tool_calls=[
+                {"index": 0, "id": "0", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+            ],
+        ),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"city": '}}]),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": '"Paris"}'}}]),
-        chunk(tool_calls=[{"index": 0, "id": "1", "type": "function", "function": {"name": "get_time", "arguments": ""}}]),
+        chunk(
+            tool_calls=[{"index": 0, "id": "1", "type": "function", "function": {"name": "get_time", "arguments": ""}}]
+        ),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"tz": "CET"}'}}]),
         chunk(finish="tool_calls"),
     )
@@ -568,7 +644,11 @@ def test_full_id_and_name_resent(impl: SimpleNamespace, model: str) -> None:
 
 def test_mistral_first_chunk_without_object_and_created(impl: SimpleNamespace) -> None:
     usage = {"prompt_tokens": 70, "total_tokens": 94, "completion_tokens": 24}
-    first = {"id": "cmpl-m", "model": "mistral-large-latest", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    first = {
+        "id": "cmpl-m",
+        "model": "mistral-large-latest",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+    }
     second = {
         "id": "cmpl-m",
         "object": "chat.completion.chunk",
@@ -577,7 +657,15 @@ def test_mistral_first_chunk_without_object_and_created(impl: SimpleNamespace) -
         "choices": [
             {
                 "index": 0,
-                "delta": {"tool_calls": [{"id": "D681PevKs", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}, "index": 0}]},
+                "delta": {
+                    "tool_calls": [
+                        {
+                            "id": "D681PevKs",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                            "index": 0,
+                        }
+                    ]
+                },
                 "finish_reason": "tool_calls",
                 "logprobs": None,
             }
@@ -617,7 +705,14 @@ def test_gemini_tool_calls(impl: SimpleNamespace, shape: str) -> None:
 
     def gm(tool_calls: list[dict[str, Any]], finish: str | None, **kw: Any) -> dict[str, Any]:
         choice = {"delta": {"role": "assistant", "tool_calls": tool_calls}, "finish_reason": finish, "index": 0}
-        return {"choices": [choice], "created": 1740000000, "id": "gm-1", "model": "gemini-2.0-flash", "object": "chat.completion.chunk", **kw}
+        return {
+            "choices": [choice],
+            "created": 1740000000,
+            "id": "gm-1",
+            "model": "gemini-2.0-flash",
+            "object": "chat.completion.chunk",
+            **kw,
+        }
 
     if shape == "no-index-two-chunks":
         data = sse(gm(calls[:1], None), gm(calls[1:], "stop", usage=usage))
@@ -670,13 +765,18 @@ def test_tgi_arguments_as_json_object(impl: SimpleNamespace) -> None:
     )
     result = fold_split(impl, data)
     assert result["id"] == ""  # never a non-empty id: the empty value is kept
-    assert result["choices"][0]["message"] == tool_message(call("0", "get_weather", '{"location":"Paris","unit":"celsius"}'))
+    assert result["choices"][0]["message"] == tool_message(
+        call("0", "get_weather", '{"location":"Paris","unit":"celsius"}')
+    )
     assert result["choices"][0]["finish_reason"] == "eos_token"
 
 
 def test_llamacpp_object_arguments_appended_after_string(impl: SimpleNamespace) -> None:
     data = sse(
-        chunk(role="assistant", tool_calls=[{"index": 0, "id": "call_l", "type": "function", "function": {"name": "sum", "arguments": ""}}]),
+        chunk(
+            role="assistant",
+            tool_calls=[{"index": 0, "id": "call_l", "type": "function", "function": {"name": "sum", "arguments": ""}}],
+        ),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": {"a": 1, "b": [2, 3.5], "c": None}}}]),
         chunk(finish="tool_calls"),
     )
@@ -691,11 +791,13 @@ def test_llamacpp_object_arguments_appended_after_string(impl: SimpleNamespace) 
 
 def gateway_stream(finish: str | None) -> bytes:
     return (
-        b"id: 1\n" + sse(chunk("Hel", role="assistant"), done=False)
+        b"id: 1\n"
+        + sse(chunk("Hel", role="assistant"), done=False)
         + b": ping\n\n"
         + b"id: 2\n: ping\n\n"
         + b"data:\n\n"
-        + b"id: 3\n" + sse(chunk("lo", finish=finish), done=False)
+        + b"id: 3\n"
+        + sse(chunk("lo", finish=finish), done=False)
         + b": ping\n\n"
     )
 
@@ -704,20 +806,24 @@ def test_gateway_ids_pings_and_empty_data(impl: SimpleNamespace) -> None:
     data = gateway_stream("stop")
     acc = feed_all(impl, data)
     assert (acc.events, acc.chunks, acc.ignored, acc.done) == (3, 2, 1, False)
-    assert fold_split(impl, data) == acc.result() == {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": "gpt-test",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "Hello", "refusal": None},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-    }
+    assert (
+        fold_split(impl, data)
+        == acc.result()
+        == {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "gpt-test",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hello", "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    )
 
 
 def test_gateway_eof_without_finish_reason(impl: SimpleNamespace) -> None:
@@ -752,7 +858,11 @@ def test_role_resent_is_not_concatenated(impl: SimpleNamespace) -> None:
 
 def test_tool_id_and_name_resend_not_concatenated(impl: SimpleNamespace) -> None:
     frag = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
-    data = sse(chunk(role="assistant", tool_calls=[frag]), chunk(tool_calls=[{**frag, "function": {"name": "lookup"}}]), chunk(finish="tool_calls"))
+    data = sse(
+        chunk(role="assistant", tool_calls=[frag]),
+        chunk(tool_calls=[{**frag, "function": {"name": "lookup"}}]),
+        chunk(finish="tool_calls"),
+    )
     assert fold_split(impl, data)["choices"][0]["message"]["tool_calls"] == [call("call_1", "lookup", "{}")]
 
 
@@ -765,7 +875,12 @@ def test_numbers_never_summed(impl: SimpleNamespace) -> None:
         chunk(finish="stop", usage={"total_tokens": 7}),
     )
     result = fold_split(impl, data)
-    assert result["choices"][0]["message"]["audio"] == {"id": "audio_1", "data": "AAABBB", "expires_at": 1700003600, "transcript": "hello"}
+    assert result["choices"][0]["message"]["audio"] == {
+        "id": "audio_1",
+        "data": "AAABBB",
+        "expires_at": 1700003600,
+        "transcript": "hello",
+    }
     assert result["usage"] == {"total_tokens": 7}
     assert result["created"] == 1700000000
 
@@ -779,8 +894,18 @@ def test_out_of_order_and_sparse_choice_indices(impl: SimpleNamespace) -> None:
     )
     choices = fold_split(impl, data)["choices"]
     assert choices == [
-        {"index": 0, "message": {"role": "assistant", "content": "aA", "refusal": None}, "logprobs": None, "finish_reason": "stop"},
-        {"index": 2, "message": {"role": "assistant", "content": "cC", "refusal": None}, "logprobs": None, "finish_reason": "length"},
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "aA", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        },
+        {
+            "index": 2,
+            "message": {"role": "assistant", "content": "cC", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "length",
+        },
     ]
 
 
@@ -791,11 +916,20 @@ def test_out_of_order_and_sparse_tool_indices(impl: SimpleNamespace) -> None:
         chunk(tool_calls=[{"index": 3, "function": {"arguments": "}"}}, {"index": 1, "function": {"arguments": "]"}}]),
         chunk(finish="tool_calls"),
     )
-    assert fold_split(impl, data)["choices"][0]["message"]["tool_calls"] == [call("call_1", "a", "[]"), call("call_3", "c", "{}")]
+    assert fold_split(impl, data)["choices"][0]["message"]["tool_calls"] == [
+        call("call_1", "a", "[]"),
+        call("call_3", "c", "{}"),
+    ]
 
 
 def test_events_without_data_are_not_decoded(impl: SimpleNamespace) -> None:
-    data = sse(b"event: message\n\n", b"id: 7\n\n", b"retry: 100\n\n", b"event: ping\n\n", chunk("x", role="assistant", finish="stop"))
+    data = sse(
+        b"event: message\n\n",
+        b"id: 7\n\n",
+        b"retry: 100\n\n",
+        b"event: ping\n\n",
+        chunk("x", role="assistant", finish="stop"),
+    )
     acc = feed_all(impl, data)
     assert (acc.events, acc.chunks, acc.ignored) == (2, 1, 0)
     assert fold_split(impl, data)["choices"][0]["message"]["content"] == "x"
@@ -803,12 +937,24 @@ def test_events_without_data_are_not_decoded(impl: SimpleNamespace) -> None:
 
 def test_usage_not_overwritten_by_later_null(impl: SimpleNamespace) -> None:
     usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-    data = sse(chunk("x", role="assistant", usage=None), chunk(finish="stop", usage=usage), chunk(choices=[], usage=None), chunk(choices=[]))
+    data = sse(
+        chunk("x", role="assistant", usage=None),
+        chunk(finish="stop", usage=usage),
+        chunk(choices=[], usage=None),
+        chunk(choices=[]),
+    )
     assert fold_split(impl, data)["usage"] == usage
 
 
 def test_no_phantom_events_from_id_and_comments(impl: SimpleNamespace) -> None:
-    data = sse(b"id: 1\n: ping\n\n", chunk("x", role="assistant"), b"id: 2\n\n", b": ping\n\n", chunk(finish="stop"), done=False)
+    data = sse(
+        b"id: 1\n: ping\n\n",
+        chunk("x", role="assistant"),
+        b"id: 2\n\n",
+        b": ping\n\n",
+        chunk(finish="stop"),
+        done=False,
+    )
     acc = feed_all(impl, data)
     assert (acc.events, acc.chunks, acc.ignored) == (2, 2, 0)
     assert acc.result()["choices"][0]["finish_reason"] == "stop"

@@ -197,7 +197,12 @@ def test_provider_stream_folds_by_the_contract(impl: SimpleNamespace, stream: Pa
         with pytest.raises(StreamAPIError) as info:
             impl.fold(pieces)
         exc = info.value
-        assert (str(exc), exc.message, exc.error, exc.partial) == (want["str"], want["message"], want["error"], want["partial"])
+        assert (str(exc), exc.message, exc.error, exc.partial) == (
+            want["str"],
+            want["message"],
+            want["error"],
+            want["partial"],
+        )
         return
     acc = impl.ChatAccumulator()
     events = [event for piece in pieces for event in acc.feed_events(piece)]
@@ -210,7 +215,9 @@ def test_provider_stream_folds_by_the_contract(impl: SimpleNamespace, stream: Pa
     assert ("reasoning.done" in done) == (expected["reasoning_text"] is not None)
 
 
-@pytest.mark.parametrize("stream", [s for s in PROVIDER_STREAMS if "error" not in provider_expected(s)], ids=lambda s: s.stem)
+@pytest.mark.parametrize(
+    "stream", [s for s in PROVIDER_STREAMS if "error" not in provider_expected(s)], ids=lambda s: s.stem
+)
 def test_provider_stream_through_the_openai_drop_in(stream: Path) -> None:
     """The drop-in carries the new shapes through: events and ``get_final_completion()``."""
     pytest.importorskip("openai")

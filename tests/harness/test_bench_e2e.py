@@ -14,7 +14,7 @@ from conftest import ROOT
 if str(ROOT) not in sys.path:  # plain `pytest` puts tests/ on sys.path, not the repository root
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import e2e  # noqa: E402
+from benchmarks import e2e
 
 NAMES = [contender.name for contender in e2e.CONTENDERS]
 
@@ -67,7 +67,8 @@ def test_installed_contenders_are_correct_and_measured(report: dict[str, Any]) -
 def test_the_mock_server_table_has_before_and_after(report: dict[str, Any]) -> None:
     rows = report["server_rows"]
     assert [(row["contender"].split(":")[0], row["setting"]) for row in rows] == [
-        (version, setting.name) for version in ("before", "after") for setting in e2e.QUICK.settings]
+        (version, setting.name) for version in ("before", "after") for setting in e2e.QUICK.settings
+    ]
     for row in rows:
         assert row["status"] == "ok" or row["status"].startswith("skipped: no git history"), row
     assert all(row["status"] == "ok" for row in rows if row["contender"].startswith("after"))
@@ -77,8 +78,11 @@ def test_markdown_has_a_line_per_row(report: dict[str, Any]) -> None:
     table = e2e.markdown(report)
     for name in NAMES:
         assert f"| {name} |" in table
-    body = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith(("| contender",
-                                                                                                   "| server |"))]
+    body = [
+        line
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith(("| contender", "| server |"))
+    ]
     assert len(body) == len(report["rows"]) + len(report["server_rows"])
     assert "| 1.00 |" in table  # the baseline against itself
     for setting in e2e.QUICK.settings:
@@ -86,8 +90,10 @@ def test_markdown_has_a_line_per_row(report: dict[str, Any]) -> None:
 
 
 def test_ratios_are_over_streamfolds_own_row() -> None:
-    rows = [{"contender": name, "setting": "s", "concurrency": 4, "status": "ok", "client_us_per_chunk": us}
-            for name, us in ((e2e.BASELINE, 2.0), (e2e.OPENAI, 90.0), (e2e.HTTPX_SSE, 11.0))]
+    rows = [
+        {"contender": name, "setting": "s", "concurrency": 4, "status": "ok", "client_us_per_chunk": us}
+        for name, us in ((e2e.BASELINE, 2.0), (e2e.OPENAI, 90.0), (e2e.HTTPX_SSE, 11.0))
+    ]
     found = e2e.ratios({"rows": rows})
     assert found == {("s", 4): {e2e.BASELINE: 1.0, e2e.OPENAI: 45.0, e2e.HTTPX_SSE: 5.5}}
 
@@ -130,8 +136,17 @@ def test_the_baseline_server_is_the_old_code_without_httptools_or_uvloop() -> No
         if source is None:
             pytest.skip(f"no git history with {e2e.BASELINE_SERVER_REV}")
         assert (source / "src" / "streamfold" / "mock" / "_app.py").exists()
-        probe = subprocess.run([sys.executable, "-c", "import streamfold, sys\n"
-                                "try:\n    import httptools\nexcept ImportError:\n    print(streamfold.__file__)"],
-                               env={**os.environ, "PYTHONPATH": f"{source / 'without'}{os.pathsep}{source / 'src'}"},
-                               capture_output=True, text=True, cwd=source, timeout=60)
+        probe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import streamfold, sys\n"
+                "try:\n    import httptools\nexcept ImportError:\n    print(streamfold.__file__)",
+            ],
+            env={**os.environ, "PYTHONPATH": f"{source / 'without'}{os.pathsep}{source / 'src'}"},
+            capture_output=True,
+            text=True,
+            cwd=source,
+            timeout=60,
+        )
         assert probe.stdout.strip().startswith(str(source / "src" / "streamfold")), probe

@@ -6,15 +6,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from conftest import ROOT
 
+from conftest import ROOT
 
 
 def test_quick_harness_runs_every_section(tmp_path: Path) -> None:
     """``python -m benchmarks --quick``: every contender checked, every section written down."""
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "results.json").read_text())
@@ -29,7 +32,9 @@ def test_quick_harness_runs_every_section(tmp_path: Path) -> None:
     ours = [c for c in cells if c["contender"] == "streamfold (pure Python)"]
     assert len(ours) == 10 and all(c["status"] == "ok" for c in ours)
     framing = results["framing"]["cells"]
-    assert {(c["corpus"], c["reads"]) for c in framing} == {(n, r) for n in ("text", "tools") for r in ("16KiB", "per-event")}
+    assert {(c["corpus"], c["reads"]) for c in framing} == {
+        (n, r) for n in ("text", "tools") for r in ("16KiB", "per-event")
+    }
     assert all(c["status"] == "ok" or c["status"].startswith("skipped: ") for c in framing)
     assert all(c["status"] == "ok" for c in framing if c["contender"] == "streamfold SSEDecoder (pure Python)")
     # every target is judged on a figure of this run, or skipped when its contender did not run
@@ -37,8 +42,9 @@ def test_quick_harness_runs_every_section(tmp_path: Path) -> None:
     assert all((t["measured"] is None) == (t["status"] == "skipped") for t in results["targets"])
     points = results["scaling"]["points"]
     assert len(points) == 4 and all(p["status"] == "ok" and p["feed_peak_bytes"] > 0 for p in points)
-    assert results["e2e"]["rows"] and all(r["status"] == "ok" or r["status"].startswith("skipped: ")
-                                          for r in results["e2e"]["rows"])
+    assert results["e2e"]["rows"] and all(
+        r["status"] == "ok" or r["status"].startswith("skipped: ") for r in results["e2e"]["rows"]
+    )
     dropin = results["dropin"]
     assert {c["corpus"] for c in dropin["state"]} == {"text", "tools"}
     recorded = {path.stem for path in (ROOT / "tests" / "data" / "openai-recorded").glob("*.sse")}

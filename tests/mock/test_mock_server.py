@@ -30,8 +30,9 @@ def server() -> Iterator[MockServer]:
 
 
 def post(server: MockServer, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
-    return httpx.post(server.base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES, **body},
-                      timeout=10, **kwargs)
+    return httpx.post(
+        server.base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES, **body}, timeout=10, **kwargs
+    )
 
 
 def stream_of(server: MockServer, mock: dict[str, Any] | None = None, **body: Any) -> dict[str, Any]:
@@ -43,7 +44,8 @@ def stream_of(server: MockServer, mock: dict[str, Any] | None = None, **body: An
 def test_streams_the_configured_text(server: MockServer) -> None:
     completion = stream_of(server)
     assert completion["choices"][0]["message"] == {
-        "role": "assistant", "content": "alpha beta gamma alpha beta gamma alpha beta gamma alpha beta gamma",
+        "role": "assistant",
+        "content": "alpha beta gamma alpha beta gamma alpha beta gamma alpha beta gamma",
         "refusal": None,
     }
     assert completion["choices"][0]["finish_reason"] == "stop" and completion["model"] == "m"
@@ -57,8 +59,9 @@ def test_usage_when_the_request_asks(server: MockServer) -> None:
 
 
 def test_echo_n_choices_reasoning_and_chunking(server: MockServer) -> None:
-    completion = stream_of(server, {"text": "echo", "output_tokens": 4, "reasoning_tokens": 3,
-                                    "tokens_per_chunk": 2}, n=3)
+    completion = stream_of(
+        server, {"text": "echo", "output_tokens": 4, "reasoning_tokens": 3, "tokens_per_chunk": 2}, n=3
+    )
     assert [choice["index"] for choice in completion["choices"]] == [0, 1, 2]
     for choice in completion["choices"]:
         assert choice["message"]["content"] == "tell me about rivers"
@@ -88,7 +91,9 @@ def test_header_overrides_and_non_streaming(server: MockServer) -> None:
 
 def test_bad_settings_are_a_400(server: MockServer) -> None:
     response = post(server, {"mock": {"output_tokns": 3}})
-    assert response.status_code == 400 and "unknown mock setting(s): output_tokns" in response.json()["error"]["message"]
+    assert (
+        response.status_code == 400 and "unknown mock setting(s): output_tokns" in response.json()["error"]["message"]
+    )
     assert post(server, {"mock": {"tokens_per_chunk": 0}}).status_code == 400
 
 
@@ -126,8 +131,11 @@ def raw_chunks(server: MockServer, **mock: Any) -> tuple[bytes, list[dict[str, A
 
 def calls_of(chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The tool_calls list of every chunk that has one."""
-    return [chunk["choices"][0]["delta"]["tool_calls"] for chunk in chunks
-            if chunk["choices"] and "tool_calls" in chunk["choices"][0].get("delta", {})]
+    return [
+        chunk["choices"][0]["delta"]["tool_calls"]
+        for chunk in chunks
+        if chunk["choices"] and "tool_calls" in chunk["choices"][0].get("delta", {})
+    ]
 
 
 def test_provider_shapes_on_the_wire(server: MockServer) -> None:
@@ -153,7 +161,11 @@ def test_provider_shapes_on_the_wire(server: MockServer) -> None:
     assert len(fragments) > 2 and all(fragment["id"] == "call_mock0000" for fragment in fragments)
     _, chunks = raw_chunks(server, provider="gemini", tool_calls=2)
     calls = [fragments[0] for fragments in calls_of(chunks)]
-    assert len(calls) == 2 and all("index" not in call for call in calls) and chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert (
+        len(calls) == 2
+        and all("index" not in call for call in calls)
+        and chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    )
 
 
 def test_in_band_error_after_n_chunks(server: MockServer) -> None:
@@ -167,11 +179,16 @@ def test_in_band_error_after_n_chunks(server: MockServer) -> None:
 
 def test_abrupt_close_after_n_chunks(server: MockServer) -> None:
     acc = streamfold.ChatAccumulator()
-    with pytest.raises(httpx.RemoteProtocolError):
-        with httpx.stream("POST", server.base_url + "/chat/completions",
-                          json={"stream": True, "messages": MESSAGES, "mock": {"close_after": 3}}) as response:
-            for piece in response.iter_bytes():
-                acc.feed(piece)
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream(
+            "POST",
+            server.base_url + "/chat/completions",
+            json={"stream": True, "messages": MESSAGES, "mock": {"close_after": 3}},
+        ) as response,
+    ):
+        for piece in response.iter_bytes():
+            acc.feed(piece)
     assert acc.snapshot()["choices"][0]["message"]["content"] == "alpha beta"
 
 
@@ -187,8 +204,11 @@ def wait_for(condition: Any, seconds: float = 10.0) -> bool:
 
 def test_stall_then_the_server_sees_the_client_leave(server: MockServer) -> None:
     before = server.app.stats.disconnects
-    with httpx.stream("POST", server.base_url + "/chat/completions",
-                      json={"stream": True, "messages": MESSAGES, "mock": {"stall_after": 2}}) as response:
+    with httpx.stream(
+        "POST",
+        server.base_url + "/chat/completions",
+        json={"stream": True, "messages": MESSAGES, "mock": {"stall_after": 2}},
+    ) as response:
         reads = response.iter_raw()
         first = next(reads)
         assert first.startswith(b"data: ")
@@ -218,8 +238,11 @@ def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
 
     scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": []}
     asyncio.run(MockApp(config)(scope, receive, send))  # type: ignore[arg-type]
-    return [re.sub(rb'"created":\d+,', b"", message["body"])
-            for message in sent if message["type"] == "http.response.body" and message["body"]]
+    return [
+        re.sub(rb'"created":\d+,', b"", message["body"])
+        for message in sent
+        if message["type"] == "http.response.body" and message["body"]
+    ]
 
 
 def test_write_patterns() -> None:
@@ -243,8 +266,9 @@ def test_several_events_per_write_by_default_only_without_delay() -> None:
     assert b"".join(burst) == b"".join(paced)
     # the prebuilt writes and the paced path cut the same bytes the same way
     prebuilt = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter"), body)
-    stepped = asgi_writes(MockConfig(output_tokens=40, events_per_write=5, provider="openrouter",
-                                     keepalive_every=1000), body)
+    stepped = asgi_writes(
+        MockConfig(output_tokens=40, events_per_write=5, provider="openrouter", keepalive_every=1000), body
+    )
     assert prebuilt == stepped and prebuilt[0].startswith(b": OPENROUTER PROCESSING\n\n")
     for timing in ({"itl": 0.0001, "ttft": 0.001, "jitter": 0.5}, {"itl": 0.0001, "events_per_write": 3}):
         settings = {"output_tokens": 12, "provider": "openrouter", **timing}
@@ -313,7 +337,9 @@ def _is_utf8(data: bytes) -> bool:
 def test_serve_command_runs_the_server() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamfold", "serve", "--port", "0", "--text", "from the cli", "--output-tokens", "3"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stderr is not None
@@ -324,8 +350,9 @@ def test_serve_command_runs_the_server() -> None:
                 port = int(found.group(1))
                 break
         assert port is not None
-        response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
-                              json={"stream": True, "messages": MESSAGES}, timeout=10)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions", json={"stream": True, "messages": MESSAGES}, timeout=10
+        )
         assert streamfold.fold(response.content)["choices"][0]["message"]["content"] == "from the cli"
     finally:
         proc.terminate()
@@ -335,10 +362,12 @@ def test_serve_command_runs_the_server() -> None:
 
 
 def test_the_mock_is_an_attribute_of_the_package_imported_on_first_use() -> None:
-    code = ("import sys, streamfold\n"
-            "assert 'streamfold.mock' not in sys.modules\n"
-            "config = streamfold.mock.MockConfig(output_tokens=3)\n"
-            "assert streamfold.mock.MockServer.__name__ == 'MockServer' and config.output_tokens == 3\n"
-            "assert 'uvicorn' not in sys.modules  # only a running server needs it\n")
+    code = (
+        "import sys, streamfold\n"
+        "assert 'streamfold.mock' not in sys.modules\n"
+        "config = streamfold.mock.MockConfig(output_tokens=3)\n"
+        "assert streamfold.mock.MockServer.__name__ == 'MockServer' and config.output_tokens == 3\n"
+        "assert 'uvicorn' not in sys.modules  # only a running server needs it\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

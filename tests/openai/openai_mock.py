@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import openai
 import pydantic
-
 from conftest import DATA
 
 try:
@@ -122,8 +121,15 @@ class Server:
     ``reads``: how the body is cut: ``"whole"`` (one read), ``"per-event"``, or a size in bytes.
     """
 
-    def __init__(self, body: bytes, *, status: int = 200, reads: str | int = "whole",
-                 fail_after: int | None = None, failure: Exception | None = None) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        reads: str | int = "whole",
+        fail_after: int | None = None,
+        failure: Exception | None = None,
+    ) -> None:
         self.body = body
         self.status = status
         self.reads = reads
@@ -151,13 +157,23 @@ class Server:
 
     def client(self, **options: Any) -> Any:
         transport = http.MockTransport(self.handle)
-        return openai.OpenAI(api_key="sk-test", base_url="http://mock.test/v1", max_retries=0,
-                             http_client=http.Client(transport=transport), **options)
+        return openai.OpenAI(
+            api_key="sk-test",
+            base_url="http://mock.test/v1",
+            max_retries=0,
+            http_client=http.Client(transport=transport),
+            **options,
+        )
 
     def async_client(self, **options: Any) -> Any:
         transport = http.MockTransport(self.handle)
-        return openai.AsyncOpenAI(api_key="sk-test", base_url="http://mock.test/v1", max_retries=0,
-                                  http_client=http.AsyncClient(transport=transport), **options)
+        return openai.AsyncOpenAI(
+            api_key="sk-test",
+            base_url="http://mock.test/v1",
+            max_retries=0,
+            http_client=http.AsyncClient(transport=transport),
+            **options,
+        )
 
     def sent_json(self, i: int = -1) -> dict[str, Any]:
         return json.loads(self.requests[i].content)  # type: ignore[no-any-return]
@@ -208,8 +224,14 @@ def observe(event: Any, stream: Any) -> tuple[Any, ...]:
     """What code written for openai's helper sees of an event, read at the event: its type,
     class, fields (``model_dump``, which holds a chunk event's snapshot), ``repr`` and
     ``to_json()``, and the stream's ``current_completion_snapshot``."""
-    return (event.type, openai_class(event), dump(event), repr(event), event.to_json(warnings=False),
-            dump(stream.current_completion_snapshot))
+    return (
+        event.type,
+        openai_class(event),
+        dump(event),
+        repr(event),
+        event.to_json(warnings=False),
+        dump(stream.current_completion_snapshot),
+    )
 
 
 def outcome(final: Callable[[], Any]) -> tuple[Any, ...]:

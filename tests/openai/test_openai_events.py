@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("openai")
 
-import pydantic  # noqa: E402
-from openai.lib.streaming import chat as openai_chat  # noqa: E402
-from openai.types.chat import ChatCompletionTokenLogprob  # noqa: E402
+import pydantic
+from openai.lib.streaming import chat as openai_chat
+from openai.types.chat import ChatCompletionTokenLogprob
 
-from streamfold.openai import _events as ev  # noqa: E402
+from streamfold.openai import _events as ev
 
 _INSTANCE_DICT = pydantic.BaseModel.__dict__["__dict__"]
 
@@ -45,10 +45,18 @@ def test_a_delta_event_reads_its_text_only_when_asked() -> None:
     assert event.snapshot == '{"a": 1,' and text.reads == 1  # computed once
 
 
-@pytest.mark.parametrize("read", [
-    lambda e: e.model_dump(), lambda e: e.model_dump_json(), lambda e: e.to_dict(), lambda e: e.to_json(), repr,
-    lambda e: e.model_dump(exclude_unset=True), dict,
-])
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda e: e.model_dump(),
+        lambda e: e.model_dump_json(),
+        lambda e: e.to_dict(),
+        lambda e: e.to_json(),
+        repr,
+        lambda e: e.model_dump(exclude_unset=True),
+        dict,
+    ],
+)
 def test_everything_that_reads_the_fields_gives_what_openai_gives(read: Any) -> None:
     event = content_delta(Text("Hello world"), 5)
     expected = openai_chat.ContentDeltaEvent(type="content.delta", delta="lo", snapshot="Hello", parsed=None)
@@ -56,8 +64,9 @@ def test_everything_that_reads_the_fields_gives_what_openai_gives(read: Any) -> 
     assert list(_INSTANCE_DICT.__get__(event)) == ["type", "delta", "snapshot", "parsed"]  # sources dropped
 
 
-@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, lambda e: e.model_copy(),
-                                       lambda e: pickle.loads(pickle.dumps(e))])
+@pytest.mark.parametrize(
+    "duplicate", [copy.copy, copy.deepcopy, lambda e: e.model_copy(), lambda e: pickle.loads(pickle.dumps(e))]
+)
 def test_copies_have_every_field(duplicate: Any) -> None:
     event = content_delta(Text("Hello world"), 5)
     twin = duplicate(event)
@@ -66,13 +75,28 @@ def test_copies_have_every_field(duplicate: Any) -> None:
 
 
 def test_fields_in_openais_order_whatever_was_read_first() -> None:
-    event = ev.event(ev.FunctionToolCallArgumentsDeltaEvent, {
-        "type": "tool_calls.function.arguments.delta", "name": "f", "index": 0, "arguments_delta": '1}',
-        "choice_index": 0, "_text": Text('{"x": 1}'), "_length": 8, "_parsed": ev.PARSE_ARGUMENTS})
+    event = ev.event(
+        ev.FunctionToolCallArgumentsDeltaEvent,
+        {
+            "type": "tool_calls.function.arguments.delta",
+            "name": "f",
+            "index": 0,
+            "arguments_delta": "1}",
+            "choice_index": 0,
+            "_text": Text('{"x": 1}'),
+            "_length": 8,
+            "_parsed": ev.PARSE_ARGUMENTS,
+        },
+    )
     assert event.parsed_arguments == {"x": 1}
     expected = openai_chat.FunctionToolCallArgumentsDeltaEvent(
-        type="tool_calls.function.arguments.delta", name="f", index=0, arguments='{"x": 1}',
-        parsed_arguments={"x": 1}, arguments_delta="1}")
+        type="tool_calls.function.arguments.delta",
+        name="f",
+        index=0,
+        arguments='{"x": 1}',
+        parsed_arguments={"x": 1},
+        arguments_delta="1}",
+    )
     assert repr(event) == repr(expected) and event.to_json() == expected.to_json()
 
 
@@ -91,10 +115,14 @@ def test_events_of_the_same_fields_are_equal() -> None:
 
 
 def test_logprob_entries_become_openais_objects_when_read() -> None:
-    entries = [{"token": "Foo", "logprob": -0.1, "bytes": [70, 111, 111], "top_logprobs": []},
-               {"token": "!", "logprob": -0.2, "bytes": [33], "top_logprobs": []}]
-    event = ev.event(ev.LogprobsContentDeltaEvent, {"type": "logprobs.content.delta", "choice_index": 0,
-                                                    "_new": entries[:1], "_entries": entries, "_length": 1})
+    entries = [
+        {"token": "Foo", "logprob": -0.1, "bytes": [70, 111, 111], "top_logprobs": []},
+        {"token": "!", "logprob": -0.2, "bytes": [33], "top_logprobs": []},
+    ]
+    event = ev.event(
+        ev.LogprobsContentDeltaEvent,
+        {"type": "logprobs.content.delta", "choice_index": 0, "_new": entries[:1], "_entries": entries, "_length": 1},
+    )
     assert isinstance(event, openai_chat.LogprobsContentDeltaEvent)
     assert all(isinstance(entry, ChatCompletionTokenLogprob) for entry in event.content + event.snapshot)
     assert [entry.token for entry in event.snapshot] == ["Foo"]  # as of its event

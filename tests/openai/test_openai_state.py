@@ -17,8 +17,6 @@ openai = pytest.importorskip("openai")
 
 from openai.lib.streaming.chat import ChatCompletionStreamState  # noqa: E402
 from openai.types.chat import ChatCompletionChunk  # noqa: E402
-
-import streamfold  # noqa: E402
 from openai_mock import (  # noqa: E402
     RECORDED,
     REQUESTS,
@@ -31,9 +29,10 @@ from openai_mock import (  # noqa: E402
     per_event,
     recorded,
 )
-from streamfold.openai import StreamState  # noqa: E402
 from streams import chunk, sse  # noqa: E402
 
+import streamfold  # noqa: E402
+from streamfold.openai import StreamState  # noqa: E402
 
 
 def chunk_objects(body: bytes) -> list[ChatCompletionChunk]:
@@ -56,9 +55,12 @@ def replay(state: Any, chunks: list[Any]) -> tuple[list[tuple[Any, ...]], tuple[
 
 def states(request: dict[str, Any]) -> tuple[StreamState[Any], ChatCompletionStreamState[Any]]:
     tools, response_format = request.get("tools"), request.get("response_format")
-    return (StreamState(input_tools=tools, response_format=response_format),
-            ChatCompletionStreamState(input_tools=tools or openai.NOT_GIVEN,
-                                      response_format=response_format or openai.NOT_GIVEN))
+    return (
+        StreamState(input_tools=tools, response_format=response_format),
+        ChatCompletionStreamState(
+            input_tools=tools or openai.NOT_GIVEN, response_format=response_format or openai.NOT_GIVEN
+        ),
+    )
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
@@ -126,8 +128,9 @@ def test_the_surface_openai_code_relies_on(dropin: SimpleNamespace) -> None:
     events = state.handle_chunk(first)
     assert [e.type for e in events] == ["chunk", "content.delta"]
     assert events[1].parsed is None  # openai parses nothing in the stream's first chunk
-    last = chunk(choices=[{"index": 0, "delta": {"content": '"temperature": 20, "units": "c"}'},
-                           "finish_reason": "stop"}])
+    last = chunk(
+        choices=[{"index": 0, "delta": {"content": '"temperature": 20, "units": "c"}'}, "finish_reason": "stop"}]
+    )
     events = state.handle_chunk(last)
     assert [e.type for e in events] == ["chunk", "content.delta", "content.done"]
     assert events[1].parsed == {"city": "Paris", "temperature": 20, "units": "c"}
@@ -146,7 +149,11 @@ def test_fixes_mode_on_chunks(dropin: SimpleNamespace) -> None:
     state: StreamState[Any] = StreamState(fixes=True)
     events = [e for data in raw for e in state.handle_chunk(ChatCompletionChunk.model_validate(data))]
     assert [(e.type, e.choice_index) for e in events] == [
-        ("chunk", -1), ("reasoning.delta", 0), ("chunk", -1), ("content.delta", 0), ("reasoning.done", 0),
+        ("chunk", -1),
+        ("reasoning.delta", 0),
+        ("chunk", -1),
+        ("content.delta", 0),
+        ("reasoning.done", 0),
         ("content.done", 0),
     ]
     assert events[-1].finish_reason == "length"
@@ -165,8 +172,11 @@ def test_partial_arguments_from_the_linear_parser(dropin: SimpleNamespace) -> No
     """``parse_partial_arguments=True``: strict tools' deltas carry streamfold's live value
     (unfinished numbers left out) instead of a re-parse; other tools still get None."""
     body = recorded("parse_strict_tools")
-    for tools, expect_parsed, fixes in (([STRICT_WEATHER], True, False), ([STRICT_WEATHER], True, True),
-                                        ([], False, False)):
+    for tools, expect_parsed, fixes in (
+        ([STRICT_WEATHER], True, False),
+        ([STRICT_WEATHER], True, True),
+        ([], False, False),
+    ):
         state: StreamState[Any] = StreamState(input_tools=tools, fixes=fixes, parse_partial_arguments=True)
         deltas = [e for e in state.feed(body) if e.type == "tool_calls.function.arguments.delta"]
         assert deltas
@@ -181,8 +191,14 @@ def test_partial_arguments_from_the_linear_parser(dropin: SimpleNamespace) -> No
 def test_azure_filter_chunks_give_no_events_in_the_stream_path(dropin: SimpleNamespace) -> None:
     """openai's stream skips chunks of another ``object`` (Azure's prompt filter results);
     ``feed`` does too, by default, and folds them all the same."""
-    filters = {"id": "", "object": "", "created": 0, "model": "", "choices": [],
-               "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}
+    filters = {
+        "id": "",
+        "object": "",
+        "created": 0,
+        "model": "",
+        "choices": [],
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+    }
     body = sse(filters, chunk("Hi", role="assistant", finish="stop"))
     events = StreamState().feed(body)
     assert [e.type for e in events] == ["chunk", "content.delta", "content.done"]
@@ -196,9 +212,13 @@ def test_azure_filter_chunks_give_no_events_in_the_stream_path(dropin: SimpleNam
 def test_completions_openais_types_would_reject_are_built_as_openai_builds_them(dropin: SimpleNamespace) -> None:
     """A provider's own finish reason (TGI's ``eos_token``) and role fail openai's types; the
     completion is still built, leniently, as openai's own construction builds it."""
-    raw = [chunk(choices=[{"index": 0, "delta": {"role": "model", "content": "Hi"}}]),
-           chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "eos_token"}],
-                 usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "queue_ms": 7})]
+    raw = [
+        chunk(choices=[{"index": 0, "delta": {"role": "model", "content": "Hi"}}]),
+        chunk(
+            choices=[{"index": 0, "delta": {}, "finish_reason": "eos_token"}],
+            usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "queue_ms": 7},
+        ),
+    ]
     ours, theirs = StreamState(), ChatCompletionStreamState()
     for data in raw:
         ours.handle_chunk(data)

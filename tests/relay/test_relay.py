@@ -27,19 +27,18 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import Response  # noqa: E402
-from starlette.routing import Mount, Route  # noqa: E402
-from starlette.types import ASGIApp  # noqa: E402
-
-import streamfold  # noqa: E402
-from relayed import wait_until  # noqa: E402
-from streamfold.client import _stream  # noqa: E402
-from streamfold.mock import MockConfig, MockServer  # noqa: E402
-from streamfold.relay import ClientDisconnected, Coalescer, relay  # noqa: E402
-from streamfold.relay import _response, _wire  # noqa: E402
 from conftest import ROOT
+from relayed import wait_until
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+import streamfold
+from streamfold.client import _stream
+from streamfold.mock import MockConfig, MockServer
+from streamfold.relay import ClientDisconnected, Coalescer, _response, _wire, relay
 
 WORDS = "alpha beta gamma"
 MESSAGES = [{"role": "user", "content": "tell me about rivers"}]
@@ -96,8 +95,9 @@ class Recording:
         await self.stream.__aenter__()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stream.__aexit__(kind, exc, tb)
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
@@ -115,14 +115,17 @@ def relay_routes(mock: ASGIApp, results: Results) -> Starlette:
         request = {"model": "m", "messages": MESSAGES, "stream_options": {"include_usage": True}}
         if kind == "client":
             client = clients.get("client") or clients.setdefault(
-                "client", streamfold.AsyncClient(base_url=upstream, max_retries=0))
+                "client", streamfold.AsyncClient(base_url=upstream, max_retries=0)
+            )
             return Recording(client.stream_chat(**request, mock=settings), record)
         if kind == "openai":
             import openai
+
             from streamfold.openai import astream_chat
 
             client = clients.get("openai") or clients.setdefault(
-                "openai", openai.AsyncOpenAI(base_url=upstream, api_key="test", max_retries=0))
+                "openai", openai.AsyncOpenAI(base_url=upstream, api_key="test", max_retries=0)
+            )
             return Recording(astream_chat(client, **request, extra_body={"mock": settings}), record)
         if kind == "script":
             return _scripted(settings["pieces"], record)
@@ -134,11 +137,16 @@ def relay_routes(mock: ASGIApp, results: Results) -> Starlette:
         host, port = request.scope["server"]
         test_id = body["id"]
         coalesce = Coalescer(*body["coalesce"]) if body.get("coalesce") else None
-        upstream = source(body["source"], f"http://{host}:{port}/v1", body.get("mock", {}),
-                          lambda piece: results.record(test_id, piece))
+        upstream = source(
+            body["source"],
+            f"http://{host}:{port}/v1",
+            body.get("mock", {}),
+            lambda piece: results.record(test_id, piece),
+        )
         on_complete = results.on_complete(test_id, asynchronous=not body.get("plain_callback"))
-        return relay(upstream, body["mode"], on_complete=on_complete, coalesce=coalesce,
-                     keepalive=body.get("keepalive", 15.0))
+        return relay(
+            upstream, body["mode"], on_complete=on_complete, coalesce=coalesce, keepalive=body.get("keepalive", 15.0)
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -149,8 +157,9 @@ def relay_routes(mock: ASGIApp, results: Results) -> Starlette:
     return Starlette(routes=[Route("/relay", relayed, methods=["POST"]), Mount("/", app=mock)], lifespan=lifespan)
 
 
-async def _byte_generator(http: httpx.AsyncClient, upstream: str, body: dict[str, Any],
-                          record: Callable[[bytes], None]) -> AsyncIterator[bytes]:
+async def _byte_generator(
+    http: httpx.AsyncClient, upstream: str, body: dict[str, Any], record: Callable[[bytes], None]
+) -> AsyncIterator[bytes]:
     """The plain source: an async generator of the upstream's bytes."""
     async with http.stream("POST", f"{upstream}/chat/completions", json=body) as response:
         async for piece in response.aiter_raw():
@@ -215,8 +224,12 @@ def test_passthrough_sends_the_upstream_bytes_unchanged(
     server: MockServer, results: Results, core: SimpleNamespace, source: str
 ) -> None:
     # lorem text has accents and emoji; split writes 5 ms apart cut them (and the JSON) between reads
-    test_id, response = ask(server, source, "passthrough", mock={
-        "text": "lorem", "split_writes": True, "events_per_write": 3, "itl": 0.005, "seed": 3})
+    test_id, response = ask(
+        server,
+        source,
+        "passthrough",
+        mock={"text": "lorem", "split_writes": True, "events_per_write": 3, "itl": 0.005, "seed": 3},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
@@ -250,8 +263,11 @@ def test_text_events_reassemble_to_the_content(
     events = events_of(response.content)
     assert events[-1] == "[DONE]" and all(set(event) == {"content"} for event in events[:-1])
     completion, _ = results.outcome(test_id)
-    deltas = [e.delta for e in core.iter_events([results.upstream(test_id)])
-              if e.type == "content.delta" and e.choice_index == 0]
+    deltas = [
+        e.delta
+        for e in core.iter_events([results.upstream(test_id)])
+        if e.type == "content.delta" and e.choice_index == 0
+    ]
     assert [event["content"] for event in events[:-1]] == deltas  # one event per delta
     assert "".join(deltas) == content_of(completion) == content_of(core.fold(results.upstream(test_id)))
 
@@ -270,8 +286,14 @@ def test_text_mode_coalesces_deltas(server: MockServer, results: Results, core: 
 def test_a_coalesced_batch_goes_out_on_time_while_the_upstream_is_idle(server: MockServer, results: Results) -> None:
     # 4 chunks (a role, then 3 words) and nothing more: only the batch's timer can send them
     test_id = f"t{next(_IDS)}"
-    body = {"id": test_id, "source": "client", "mode": "text", "mock": {"stall_after": 4}, "coalesce": [100, 0.05],
-            "keepalive": None}
+    body = {
+        "id": test_id,
+        "source": "client",
+        "mode": "text",
+        "mock": {"stall_after": 4},
+        "coalesce": [100, 0.05],
+        "keepalive": None,
+    }
     received = b""
     with httpx.stream("POST", url(server), json=body, timeout=30) as response:
         for piece in response.iter_raw():
@@ -291,8 +313,11 @@ def test_events_mode_sends_the_fold_events_then_the_completion(
     test_id, response = ask(server, source, "events", mock={"tool_calls": 1, "n": 2, "seed": 6})
     events = events_of(response.content)
     completion, _ = results.outcome(test_id)
-    expected = [orjson.loads(orjson.dumps(event_record(e))) for e in core.iter_events([results.upstream(test_id)])
-                if e.type != "chunk"]
+    expected = [
+        orjson.loads(orjson.dumps(event_record(e)))
+        for e in core.iter_events([results.upstream(test_id)])
+        if e.type != "chunk"
+    ]
     assert events[:-2] == expected
     assert {e["type"] for e in expected} >= {"tool_calls.function.arguments.done", "content.done"}
     _, chunks = folded_so_far(core, results.upstream(test_id))
@@ -398,8 +423,9 @@ def test_keepalive_waits_for_the_end_of_a_cut_event(server: MockServer, results:
     event = b"data: " + chunk + b"\r\n\r\n"
     cut = 9  # inside the JSON: a comment there would change the event
     pieces = [(event[:cut].decode(), 0.0), (event[cut:].decode(), 0.3), ("data: [DONE]\n\n", 0.3)]
-    test_id, response = ask(server, "script", "passthrough", mock={"pieces": pieces}, keepalive=0.02,
-                            plain_callback=True)
+    test_id, response = ask(
+        server, "script", "passthrough", mock={"pieces": pieces}, keepalive=0.02, plain_callback=True
+    )
     parts = response.content.split(_wire.KEEPALIVE)
     assert len(parts) > 2, "no keep-alive comment while the source was idle"
     assert all(part == b"" or part.endswith((b"\n\n", b"\r\n\r\n")) for part in parts[:-1])
@@ -414,8 +440,12 @@ def test_two_hundred_concurrent_relays_lose_nothing(server: MockServer, results:
     async def one(number: int) -> tuple[str, str, bytes]:
         source, mode = kinds[number % len(kinds)]
         test_id = f"many{number}"
-        body = {"id": test_id, "source": source, "mode": mode,
-                "mock": {"text": "lorem", "output_tokens": 30, "itl": 0.002, "seed": number}}
+        body = {
+            "id": test_id,
+            "source": source,
+            "mode": mode,
+            "mock": {"text": "lorem", "output_tokens": 30, "itl": 0.002, "seed": number},
+        }
         status, content = await post_on_its_own_connection(server.port, orjson.dumps(body))
         assert status == 200
         return test_id, mode, content
@@ -448,10 +478,17 @@ async def post_on_its_own_connection(port: int, body: bytes) -> tuple[int, bytes
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     connection = h11.Connection(h11.CLIENT)
-    headers = [("host", "127.0.0.1"), ("content-type", "application/json"), ("content-length", str(len(body))),
-               ("connection", "close")]
-    writer.write(connection.send(h11.Request(method="POST", target="/relay", headers=headers))
-                 + connection.send(h11.Data(data=body)) + connection.send(h11.EndOfMessage()))
+    headers = [
+        ("host", "127.0.0.1"),
+        ("content-type", "application/json"),
+        ("content-length", str(len(body))),
+        ("connection", "close"),
+    ]
+    writer.write(
+        connection.send(h11.Request(method="POST", target="/relay", headers=headers))
+        + connection.send(h11.Data(data=body))
+        + connection.send(h11.EndOfMessage())
+    )
     status, parts = 0, []
     while True:
         event = connection.next_event()
@@ -482,10 +519,20 @@ def test_bad_arguments() -> None:
         relay(pieces(), keepalive=0)
 
 
-@pytest.mark.parametrize(("tail", "between"), [
-    (b"", True), (b"data: x\n\n", True), (b"x\r\n\r\n", True), (b"x\r\r", True), (b"x\n\r\n", True),
-    (b"data: x\n", False), (b"data: x", False), (b"x\r\n", False), (b"\r", False),
-])
+@pytest.mark.parametrize(
+    ("tail", "between"),
+    [
+        (b"", True),
+        (b"data: x\n\n", True),
+        (b"x\r\n\r\n", True),
+        (b"x\r\r", True),
+        (b"x\n\r\n", True),
+        (b"data: x\n", False),
+        (b"data: x", False),
+        (b"x\r\n", False),
+        (b"\r", False),
+    ],
+)
 def test_where_a_comment_may_go(tail: bytes, between: bool) -> None:
     assert _wire.ends_an_event(tail[-4:]) is between
 
@@ -507,6 +554,7 @@ def test_a_stream_gives_its_bytes_and_still_folds(server: MockServer, core: Simp
                         return b"".join(pieces), exc
                     return b"".join(pieces), (await stream.result(), stream.stats.chunks)
         import openai
+
         from streamfold.openai import astream_chat
 
         async with openai.AsyncOpenAI(base_url=server.base_url, api_key="test", max_retries=0) as client:
@@ -578,7 +626,7 @@ def _saved(tmp_path: Path) -> list[tuple[Any, ...]]:
 
 def test_the_readme_shows_the_example() -> None:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Serving a web page"):]
+    section = readme[readme.index("## Serving a web page") :]
     assert block_of(section, "python").count("\n") > 10 and block_of(section, "python") in EXAMPLE.read_text()
     commands = block_of(section, "sh").splitlines()
     assert commands and all(line in EXAMPLE.read_text() for line in commands)  # the docstring has them
@@ -587,4 +635,4 @@ def test_the_readme_shows_the_example() -> None:
 def block_of(text: str, language: str) -> str:
     """The first fenced code block of ``language`` in ``text``."""
     start = text.index(f"```{language}\n") + len(f"```{language}\n")
-    return text[start:text.index("```\n", start)]
+    return text[start : text.index("```\n", start)]

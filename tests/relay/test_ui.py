@@ -14,12 +14,13 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-import streamfold  # noqa: E402
-from run_cli import one_error, run, serving  # noqa: E402
-from relayed import Answers  # noqa: E402
-from streamfold.mock import MockConfig, MockServer  # noqa: E402
-from streamfold.relay import ClientDisconnected  # noqa: E402
-from streamfold.ui import CHAT_PATH, FILES, chat_page  # noqa: E402
+from relayed import Answers
+from run_cli import one_error, run, serving
+
+import streamfold
+from streamfold.mock import MockConfig, MockServer
+from streamfold.relay import ClientDisconnected
+from streamfold.ui import CHAT_PATH, FILES, chat_page
 
 QUESTION = {"messages": [{"role": "user", "content": "What is a river?"}]}
 
@@ -32,8 +33,10 @@ def answers() -> Answers:
 @pytest.fixture(scope="module")
 def page(answers: Answers) -> Iterator[MockServer]:
     """The page in front of the mock, its questions answered by that mock."""
-    with MockServer(MockConfig(output_tokens=12, text="one two three", usage=True),
-                    wrap=lambda mock: chat_page(mock, on_complete=answers)) as server:
+    with MockServer(
+        MockConfig(output_tokens=12, text="one two three", usage=True),
+        wrap=lambda mock: chat_page(mock, on_complete=answers),
+    ) as server:
         yield server
 
 
@@ -79,9 +82,14 @@ def test_a_malformed_question_is_a_400(page: MockServer, body: bytes) -> None:
 
 
 def test_the_page_can_ask_another_server(answers: Answers) -> None:
-    with MockServer(MockConfig(output_tokens=3, text="far away", model="remote-model")) as upstream, \
-         MockServer(wrap=lambda _: chat_page(base_url=upstream.base_url, api_key="sk-test",
-                                             model="remote-model", on_complete=answers)) as server:
+    with (
+        MockServer(MockConfig(output_tokens=3, text="far away", model="remote-model")) as upstream,
+        MockServer(
+            wrap=lambda _: chat_page(
+                base_url=upstream.base_url, api_key="sk-test", model="remote-model", on_complete=answers
+            )
+        ) as server,
+    ):
         assert httpx.get(root(server) + "/ui/config").json()["upstream"] == upstream.base_url
         response = httpx.post(root(server) + CHAT_PATH, json=QUESTION, timeout=30)
         assert response.status_code == 200
@@ -116,8 +124,9 @@ def test_serve_ui_prints_the_page_and_serves_it() -> None:
 
 
 def test_serve_page_options_need_ui() -> None:
-    assert one_error(run("serve", "--base-url", "http://127.0.0.1:9/v1"), 2) == \
-        "--base-url is for the chat page: add --ui"
+    assert (
+        one_error(run("serve", "--base-url", "http://127.0.0.1:9/v1"), 2) == "--base-url is for the chat page: add --ui"
+    )
     assert one_error(run("serve", "--api-key", "k"), 2) == "--api-key is for the chat page: add --ui"
     assert "has no scheme" in one_error(run("serve", "--ui", "--base-url", "example.com/v1"), 2)
     message = one_error(run("serve", "--ui", "--workers", "2"), 2)

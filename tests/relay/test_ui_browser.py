@@ -17,17 +17,25 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-import streamfold  # noqa: E402
-from relayed import Answers, wait_until  # noqa: E402
-from streamfold.mock import MockConfig, MockServer  # noqa: E402
-from streamfold.relay import ClientDisconnected  # noqa: E402
-from streamfold.ui import chat_page  # noqa: E402
 from conftest import DATA
+from relayed import Answers, wait_until
+
+import streamfold
+from streamfold.mock import MockConfig, MockServer
+from streamfold.relay import ClientDisconnected
+from streamfold.ui import chat_page
 
 #: What Chromium needs to run headless here: no sandbox (root in a container), no GPU, and
 #: nothing that reaches the network on its own.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 QUESTION = "What is a river?"
 ANSWER = ".message.assistant .answer"
@@ -42,8 +50,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install '.[test]')")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 900, "height": 700},
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 900, "height": 700},
         )
         try:
             yield context
@@ -124,15 +135,18 @@ def test_the_reader_keeps_what_a_read_cuts(page: Any) -> None:
     byte up (cutting UTF-8 characters, lines, and CR LF pairs), gives the events that
     streamfold's own decoder gives."""
     recorded = (DATA / "openai-recorded" / "parse_pydantic_tool.sse").read_bytes()
-    odd = ("data: h\u00e9llo \U0001f642 \u65e5\u672c\r\n\r\n: keep-alive\n\nevent: x\ndata: a\ndata: b\r\r"
-           "id: 7\ndata\n\ndata:no space\r\ndata:  two spaces\n\n\n\nretry: 5\ndata: after\r\n\r\n"
-           "data: cut off at the end").encode()
+    odd = (
+        "data: h\u00e9llo \U0001f642 \u65e5\u672c\r\n\r\n: keep-alive\n\nevent: x\ndata: a\ndata: b\r\r"
+        "id: 7\ndata\n\ndata:no space\r\ndata:  two spaces\n\n\n\nretry: 5\ndata: after\r\n\r\n"
+        "data: cut off at the end"
+    ).encode()
     body = recorded + odd
     decoder = streamfold.SSEDecoder()
     expected = [{"event": e.event, "data": e.data, "id": e.id} for e in decoder.feed(body) + decoder.close()]
     with served(MockConfig(), Answers()) as server:
         page.goto(f"http://127.0.0.1:{server.port}/")
-        results = page.evaluate("""async ([bytes, sizes]) => {
+        results = page.evaluate(
+            """async ([bytes, sizes]) => {
             const { readEvents } = await import("/ui/sse.js");
             const data = new Uint8Array(bytes);
             const results = [];
@@ -146,7 +160,9 @@ def test_the_reader_keeps_what_a_read_cuts(page: Any) -> None:
                 results.push(events);
             }
             return results;
-        }""", [list(body), [1, 2, 3, 5, 7, 64, 1000, len(body)]])
+        }""",
+            [list(body), [1, 2, 3, 5, 7, 64, 1000, len(body)]],
+        )
     assert len(expected) > 20 and expected[-1]["data"] == "after"
     for events in results:
         assert events == expected

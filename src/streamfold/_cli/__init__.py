@@ -41,8 +41,9 @@ def build_parser() -> Parser:
         "ask a server; run a mock one; benchmark a server.",
         epilog=f"'{PROG} COMMAND --help' for each command's options.",
     )
-    parser.add_argument("--version", action="version",
-                        version=f"streamfold {__version__} ({IMPLEMENTATION} implementation)")
+    parser.add_argument(
+        "--version", action="version", version=f"streamfold {__version__} ({IMPLEMENTATION} implementation)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)

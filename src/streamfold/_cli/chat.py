@@ -49,8 +49,9 @@ MOCK_MODEL = "mock-gpt"
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 600.0
 #: Keywords of ``Client.stream_chat`` that are not request members.
-CLIENT_OPTIONS = frozenset({"extra_headers", "timeout", "raise_on_truncation", "parse_partial_arguments",
-                            "max_event_bytes", "on_read"})
+CLIENT_OPTIONS = frozenset(
+    {"extra_headers", "timeout", "raise_on_truncation", "parse_partial_arguments", "max_event_bytes", "on_read"}
+)
 
 
 def base_url(text: str) -> str:
@@ -70,7 +71,7 @@ def url_problem(text: str) -> str | None:
             return f"{text!r} has no scheme: did you mean http://{bare}?"
         return f"{text!r} is not an http:// or https:// URL"
     try:
-        parts.port
+        _ = parts.port
     except ValueError:
         return f"{text!r} has a port out of range (1 to 65535)"
     if not parts.hostname:
@@ -81,36 +82,60 @@ def url_problem(text: str) -> str | None:
 def add_parser(commands: Any) -> None:
     """The ``chat`` subcommand's arguments."""
     chat = commands.add_parser(
-        "chat", help="ask a question and stream the answer (the mock server answers without --base-url)",
+        "chat",
+        help="ask a question and stream the answer (the mock server answers without --base-url)",
         description="Stream a chat completion live, then print timing and token statistics on stderr. "
         "Without --base-url or OPENAI_BASE_URL, streamfold's mock server answers (needs the 'server' extra). "
         "Exit status 1 when the request or the stream fails, 130 when interrupted.",
     )
     chat.add_argument("question", help="the user message ('-' reads it from stdin)")
     server = chat.add_argument_group("server")
-    server.add_argument("--base-url", type=base_url, help="an OpenAI-compatible API, e.g. https://api.openai.com/v1 "
-                        "(default: OPENAI_BASE_URL, else the built-in mock)")
+    server.add_argument(
+        "--base-url",
+        type=base_url,
+        help="an OpenAI-compatible API, e.g. https://api.openai.com/v1 "
+        "(default: OPENAI_BASE_URL, else the built-in mock)",
+    )
     server.add_argument("--api-key", help="API key (default: OPENAI_API_KEY)")
-    server.add_argument("--timeout", type=seconds_or_none, default=DEFAULT_TIMEOUT, metavar="S|none",
-                        help=f"seconds allowed to connect and between two reads (default {DEFAULT_TIMEOUT:.0f})")
-    server.add_argument("--max-retries", type=non_negative_int, default=2, metavar="N",
-                        help="retries before the answer begins (default 2)")
+    server.add_argument(
+        "--timeout",
+        type=seconds_or_none,
+        default=DEFAULT_TIMEOUT,
+        metavar="S|none",
+        help=f"seconds allowed to connect and between two reads (default {DEFAULT_TIMEOUT:.0f})",
+    )
+    server.add_argument(
+        "--max-retries",
+        type=non_negative_int,
+        default=2,
+        metavar="N",
+        help="retries before the answer begins (default 2)",
+    )
     request = chat.add_argument_group("request")
     request.add_argument("--model", help=f"model name (default {DEFAULT_MODEL}; {MOCK_MODEL} with the mock)")
     request.add_argument("--system", help="a system message to send first")
     request.add_argument("--max-tokens", type=positive_int, metavar="N", help="max_completion_tokens for the answer")
     request.add_argument("--temperature", type=float, metavar="T")
-    request.add_argument("--n", type=positive_int, metavar="N",
-                         help="answers to generate (the first is shown live, the others after it)")
+    request.add_argument(
+        "--n", type=positive_int, metavar="N", help="answers to generate (the first is shown live, the others after it)"
+    )
     request.add_argument("--tools", metavar="FILE.json", help="a JSON file holding the request's list of tools")
-    request.add_argument("--body", metavar="JSON|@FILE",
-                         help="more members of the request body, as a JSON object (or @FILE holding one); "
-                         "they override the flags")
+    request.add_argument(
+        "--body",
+        metavar="JSON|@FILE",
+        help="more members of the request body, as a JSON object (or @FILE holding one); they override the flags",
+    )
     output = chat.add_argument_group("output")
-    output.add_argument("--json", action="store_true",
-                        help="print the folded completion as JSON on stdout (the live answer goes to stderr)")
-    output.add_argument("--quiet", action="store_true",
-                        help="no live answer with --json, no statistics, no notices: errors only on stderr")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the folded completion as JSON on stdout (the live answer goes to stderr)",
+    )
+    output.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no live answer with --json, no statistics, no notices: errors only on stderr",
+    )
     output.add_argument("--save-sse", metavar="FILE", help="save the raw event stream to FILE (for streamfold fold)")
     chat.set_defaults(run=run)
 
@@ -154,7 +179,7 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     if args.body:
         request.update(_body(args.body))
     if request.get("stream") is False:
-        raise UsageError("--body: chat always streams; leave out \"stream\": false")
+        raise UsageError('--body: chat always streams; leave out "stream": false')
     return request
 
 
@@ -201,7 +226,7 @@ def _saving(path: str | None) -> Iterator[Saver | None]:
         yield None
         return
     try:
-        out = open(path, "wb")
+        out = open(path, "wb")  # noqa: SIM115 (opened first, so that a failure is a usage error)
     except OSError as exc:
         raise UsageError(f"--save-sse: cannot write {path}: {exc.strerror or exc}") from None
     with out:
@@ -217,8 +242,9 @@ def _endpoint(url: str | None) -> Iterator[tuple[str, bool]]:
     try:
         from ..mock import MockConfig, MockServer
 
-        config = MockConfig(text=MOCK_ANSWER, output_tokens=len(MOCK_ANSWER.split()), ttft=0.15, itl=0.03,
-                            jitter=0.5, model=MOCK_MODEL)
+        config = MockConfig(
+            text=MOCK_ANSWER, output_tokens=len(MOCK_ANSWER.split()), ttft=0.15, itl=0.03, jitter=0.5, model=MOCK_MODEL
+        )
         server = MockServer(config)
     except ImportError as exc:  # the mock needs uvicorn
         raise UsageError(f"{exc} (or pass --base-url)") from None
@@ -231,15 +257,14 @@ def _ask(args: argparse.Namespace, url: str, request: dict[str, Any], saved: Sav
     return run_async(_ask_async(args, url, request, saved, timeout))
 
 
-async def _ask_async(args: argparse.Namespace, url: str, request: dict[str, Any], saved: Saver | None,
-                     timeout: Timeout) -> int:
-    async with AsyncClient(base_url=url, api_key=args.api_key, timeout=timeout,
-                           max_retries=args.max_retries) as client:
+async def _ask_async(
+    args: argparse.Namespace, url: str, request: dict[str, Any], saved: Saver | None, timeout: Timeout
+) -> int:
+    async with AsyncClient(base_url=url, api_key=args.api_key, timeout=timeout, max_retries=args.max_retries) as client:
         return await _stream(args, client, request, saved)
 
 
-async def _stream(args: argparse.Namespace, client: AsyncClient, request: dict[str, Any],
-                  saved: Saver | None) -> int:
+async def _stream(args: argparse.Namespace, client: AsyncClient, request: dict[str, Any], saved: Saver | None) -> int:
     live = _Answer(sys.stderr if args.json else sys.stdout, quiet=args.quiet and args.json)
     options: dict[str, Any] = {} if saved is None else {"extra_headers": IDENTITY, "on_read": saved.write}
     try:
@@ -366,8 +391,9 @@ def _show_rest(completion: dict[str, Any], live: _Answer) -> None:
 def _text(content: Any) -> str:
     """The answer's text: ``content`` itself, or the text of its ``text`` parts (Mistral's lists)."""
     if isinstance(content, list):
-        return "".join(str(part.get("text") or "") for part in content
-                       if isinstance(part, dict) and part.get("type") == "text")
+        return "".join(
+            str(part.get("text") or "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
     return content if isinstance(content, str) else ""
 
 
@@ -380,8 +406,12 @@ def _print_stats(stats: StreamStats, completion: dict[str, Any] | None = None) -
         parts.append(f"model {completion.get('model') or '?'}")
         finishes = [str(choice.get("finish_reason")) for choice in completion["choices"]] or ["-"]
         parts.append(f"finish {', '.join(finishes)}")
-    parts += [f"{stats.chunks} chunks", f"first byte {ms(stats.time_to_first_byte)}",
-              f"first token {ms(stats.time_to_first_content)}", f"total {ms(stats.duration)}"]
+    parts += [
+        f"{stats.chunks} chunks",
+        f"first byte {ms(stats.time_to_first_byte)}",
+        f"first token {ms(stats.time_to_first_content)}",
+        f"total {ms(stats.duration)}",
+    ]
     if stats.output_tokens is not None:
         parts.append(f"{stats.output_tokens} output tokens")
     if stats.output_tokens_per_second is not None:

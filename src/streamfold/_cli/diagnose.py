@@ -33,8 +33,10 @@ def describe(source: Input, events: int) -> str:
     if b"\x00" in head or not _is_text(head, cut=not source.whole_head):
         return f"binary data, not an event stream: no data: events in {size:,} bytes"
     if events:
-        return (f"{events:,} event{'s' if events > 1 else ''} in {size:,} bytes but no chunk "
-                "(a chunk is an event whose data is a JSON object)")
+        return (
+            f"{events:,} event{'s' if events > 1 else ''} in {size:,} bytes but no chunk "
+            "(a chunk is an event whose data is a JSON object)"
+        )
     return _text_without_events(head, size)
 
 
@@ -47,8 +49,10 @@ def _json(source: Input) -> str:
     except orjson.JSONDecodeError:
         lines = text.splitlines()
         if len(lines) > 1 and _parses(lines[0]):
-            return (f"this is JSON lines ({len(lines):,} lines), not an event stream: each chunk goes on a "
-                    "'data: ' line followed by a blank line")
+            return (
+                f"this is JSON lines ({len(lines):,} lines), not an event stream: each chunk goes on a "
+                "'data: ' line followed by a blank line"
+            )
         return "this looks like JSON, not an event stream (a non-streaming response?)"
     return f"this is JSON, not an event stream ({_json_kind(value) or 'a non-streaming response?'})"
 
@@ -96,8 +100,10 @@ def _text_without_events(head: bytes, size: int) -> str:
     if any(line.startswith(b"data:") or line == b"data" for line in filled):
         return f"no complete event {where}: an event ends with a blank line after its data: lines"
     first = next(line for line in filled if not line.startswith(b":"))
-    return (f"no data: events {where} ({len(lines):,} lines, none starting with 'data:'; "
-            f"the first: {_preview(first.decode('utf-8', 'replace'))})")
+    return (
+        f"no data: events {where} ({len(lines):,} lines, none starting with 'data:'; "
+        f"the first: {_preview(first.decode('utf-8', 'replace'))})"
+    )
 
 
 def _preview(text: str) -> str:

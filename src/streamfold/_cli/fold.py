@@ -36,7 +36,8 @@ PROGRESS_EVERY = 0.2
 def add_parser(commands: Any) -> None:
     """The ``fold`` subcommand's arguments."""
     fold = commands.add_parser(
-        "fold", help="fold recorded streams into completions, printed as JSON",
+        "fold",
+        help="fold recorded streams into completions, printed as JSON",
         description="Fold recorded chat-completion streams (the raw server-sent event bytes) into "
         "completions, printed as JSON. With no FILE, folds a small sample stream bundled with streamfold. "
         "Exit status 1 when a stream is bad or unfinished (the completion folded so far is printed on stderr).",
@@ -46,20 +47,36 @@ def add_parser(commands: Any) -> None:
     fold.add_argument("files", nargs="*", metavar="FILE", help="recorded streams ('-' reads stdin)")
     output = fold.add_mutually_exclusive_group()
     output.add_argument("--compact", action="store_true", help="print the completion on one line")
-    output.add_argument("--jsonl", action="store_true",
-                        help='one JSON line per input: {"file", "completion"}, or {"file", "error", "partial"}')
-    output.add_argument("--events", action="store_true",
-                        help="print the stream's events instead (content.delta, tool_calls.function.arguments.done, "
-                        "...: type, choice_index and fields), one JSON object a line")
-    output.add_argument("--sse", action="store_true",
-                        help="print the raw server-sent events instead (event, data, id, retry; data parsed "
-                        "when it is JSON), one JSON object a line")
-    fold.add_argument("--snapshots", action="store_true",
-                      help="with --events: add each delta's text so far (snapshot, arguments)")
-    fold.add_argument("--partial", metavar="FILE",
-                      help="when the stream fails, write the completion folded so far, whole, to FILE")
-    fold.add_argument("--max-event-bytes", type=event_limit, default=DEFAULT_MAX_EVENT_BYTES, metavar="N|none",
-                      help="refuse events larger than N bytes (default 16 MiB; 'none': no limit)")
+    output.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='one JSON line per input: {"file", "completion"}, or {"file", "error", "partial"}',
+    )
+    output.add_argument(
+        "--events",
+        action="store_true",
+        help="print the stream's events instead (content.delta, tool_calls.function.arguments.done, "
+        "...: type, choice_index and fields), one JSON object a line",
+    )
+    output.add_argument(
+        "--sse",
+        action="store_true",
+        help="print the raw server-sent events instead (event, data, id, retry; data parsed "
+        "when it is JSON), one JSON object a line",
+    )
+    fold.add_argument(
+        "--snapshots", action="store_true", help="with --events: add each delta's text so far (snapshot, arguments)"
+    )
+    fold.add_argument(
+        "--partial", metavar="FILE", help="when the stream fails, write the completion folded so far, whole, to FILE"
+    )
+    fold.add_argument(
+        "--max-event-bytes",
+        type=event_limit,
+        default=DEFAULT_MAX_EVENT_BYTES,
+        metavar="N|none",
+        help="refuse events larger than N bytes (default 16 MiB; 'none': no limit)",
+    )
     fold.set_defaults(run=run)
 
 
@@ -116,8 +133,9 @@ def fold_input(source: Input, limit: int | None) -> Outcome:
     except StreamError as exc:
         return Outcome(error=_explain(exc, source, acc.events), partial=exc.partial)
     except OSError as exc:
-        return Outcome(error=f"cannot read {source.label}: {exc.strerror or exc}",
-                       partial=acc.snapshot() if acc.chunks else None)
+        return Outcome(
+            error=f"cannot read {source.label}: {exc.strerror or exc}", partial=acc.snapshot() if acc.chunks else None
+        )
     return Outcome(completion=completion, empty=not acc.chunks)
 
 

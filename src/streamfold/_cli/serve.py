@@ -38,14 +38,19 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
     "tool_calls": ("N", "answer with N parallel tool calls instead of text"),
     "n": ("N", "choices per answer (default: the request's n)"),
     "usage": (None, "send usage (default: when the request asks with stream_options.include_usage)"),
-    "continuous_usage": (None, "usage in every chunk, the tokens so far (default: when the request asks with "
-                         "stream_options.continuous_usage_stats, as vLLM)"),
+    "continuous_usage": (
+        None,
+        "usage in every chunk, the tokens so far (default: when the request asks with "
+        "stream_options.continuous_usage_stats, as vLLM)",
+    ),
     "model": ("NAME", "the model named in the answer (default: the request's); with --ui, the model the page asks for"),
     "ttft": ("S", "seconds before the first chunk"),
     "itl": ("S", "seconds between chunks"),
     "jitter": ("F", "vary every delay at random by up to this fraction"),
-    "events_per_write": ("N", "events per network write (default: one when --itl is above 0, "
-                         f"{BURST_EVENTS} when it is 0)"),
+    "events_per_write": (
+        "N",
+        f"events per network write (default: one when --itl is above 0, {BURST_EVENTS} when it is 0)",
+    ),
     "split_writes": (None, "cut every write in two, inside a UTF-8 character when there is one"),
     "keepalive_every": ("N", "a ': keep-alive' comment every N chunks (0: none)"),
     "status": ("CODE", "answer every request with this HTTP status instead of a stream (429, 500, ...)"),
@@ -55,15 +60,18 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
     "stall_after": ("N", "send nothing more after N chunks (default: never)"),
     "seed": ("N", "random seed: the same seed, the same output"),
     "provider": ("NAME", f"write the chunks as this server does: {', '.join(SHAPES)}"),
-    "fault_times": ("N", "the faults hit only the first N requests with these settings, so a retry succeeds "
-                    "(default: every request)"),
+    "fault_times": (
+        "N",
+        "the faults hit only the first N requests with these settings, so a retry succeeds (default: every request)",
+    ),
 }
 
 
 def add_parser(commands: Any) -> None:
     """The ``serve`` subcommand's arguments: the server's, then one per ``MockConfig`` setting."""
     serve = commands.add_parser(
-        "serve", help="run the mock OpenAI-compatible server (needs the 'server' extra)",
+        "serve",
+        help="run the mock OpenAI-compatible server (needs the 'server' extra)",
         description="Serve a mock OpenAI-compatible API (POST /v1/chat/completions, streaming or not; "
         "GET /v1/models) until Ctrl-C; with --ui, also a chat page at / to try it (or --base-url) in a browser.",
         epilog="A request may change any setting for itself with a JSON object of settings in the "
@@ -71,18 +79,34 @@ def add_parser(commands: Any) -> None:
     )
     server = serve.add_argument_group("server")
     server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    server.add_argument("--port", type=port_number, default=8000,
-                        help="port to listen on (default 8000; 0: any free port, shown on start)")
-    server.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                        help="worker processes sharing the port, each with its own counters (default 1)")
+    server.add_argument(
+        "--port",
+        type=port_number,
+        default=8000,
+        help="port to listen on (default 8000; 0: any free port, shown on start)",
+    )
+    server.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port, each with its own counters (default 1)",
+    )
     server.add_argument("--quiet", action="store_true", help="log warnings only (no line per request)")
-    server.add_argument("--print-config", action="store_true",
-                        help="print the settings as JSON and exit (the object x-streamfold-mock takes)")
+    server.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the settings as JSON and exit (the object x-streamfold-mock takes)",
+    )
     page = serve.add_argument_group("chat page")
-    page.add_argument("--ui", action="store_true",
-                      help="also serve a chat page at / whose answers stream through streamfold.relay")
-    page.add_argument("--base-url", type=base_url,
-                      help="with --ui: the OpenAI-compatible API the page asks (default: this mock server)")
+    page.add_argument(
+        "--ui", action="store_true", help="also serve a chat page at / whose answers stream through streamfold.relay"
+    )
+    page.add_argument(
+        "--base-url",
+        type=base_url,
+        help="with --ui: the OpenAI-compatible API the page asks (default: this mock server)",
+    )
     page.add_argument("--api-key", help="with --ui and --base-url: its API key (default: OPENAI_API_KEY)")
     taken = {"host", "port", "workers", "quiet", "print_config", "ui", "base_url", "api_key"}
     settings = serve.add_argument_group("what the mock sends (streamfold.mock.MockConfig)")
@@ -101,12 +125,18 @@ def _add_setting(group: Any, field: dataclasses.Field[Any], hint: Any) -> None:
         text += f" (default: {_shown(default)})"
     option = "--" + field.name.replace("_", "-")
     if kind is bool:
-        group.add_argument(option, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                           dest=DEST + field.name, help=text)
+        group.add_argument(
+            option, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, dest=DEST + field.name, help=text
+        )
         return
-    group.add_argument(option, type=_value_parser(kind, optional), default=argparse.SUPPRESS,
-                       dest=DEST + field.name, metavar=metavar or getattr(kind, "__name__", "JSON").upper(),
-                       help=text + (" ('none' to unset)" if optional and default is not None else ""))
+    group.add_argument(
+        option,
+        type=_value_parser(kind, optional),
+        default=argparse.SUPPRESS,
+        dest=DEST + field.name,
+        metavar=metavar or getattr(kind, "__name__", "JSON").upper(),
+        help=text + (" ('none' to unset)" if optional and default is not None else ""),
+    )
 
 
 def _unwrap(hint: Any) -> tuple[Any, bool]:
@@ -143,14 +173,14 @@ def _shown(value: Any) -> str:
 
 def config_from(args: argparse.Namespace) -> MockConfig:
     """The ``MockConfig`` the options describe (unset options keep the config's defaults)."""
-    values = {name[len(DEST):]: value for name, value in vars(args).items() if name.startswith(DEST)}
+    values = {name[len(DEST) :]: value for name, value in vars(args).items() if name.startswith(DEST)}
     try:
         return MockConfig(**values)
     except (TypeError, ValueError) as exc:
         message = str(exc)
         for name in values:  # "output_tokens must be >= 0" -> "--output-tokens must be >= 0"
             if message.startswith(name + " "):
-                message = "--" + name.replace("_", "-") + message[len(name):]
+                message = "--" + name.replace("_", "-") + message[len(name) :]
         raise UsageError(message) from None
 
 
@@ -165,8 +195,9 @@ def run(args: argparse.Namespace) -> int:
     if args.ui and args.workers > 1:
         raise UsageError("--ui serves the page from one process: drop --workers")
     try:
-        from ..mock import serve
         import uvicorn  # noqa: F401  (checked before anything is printed)
+
+        from ..mock import serve
     except ImportError:
         raise UsageError("the mock server needs uvicorn (the 'server' extra): pip install uvicorn") from None
     if args.ui:
@@ -180,8 +211,15 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(banner(args.host, port, config, ui=args.ui, upstream=args.base_url))
     sys.stdout.flush()
     if args.ui:
-        serve_page(config, host=args.host, port=port, quiet=args.quiet, base_url=args.base_url,
-                   api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), model=config.model or "mock")
+        serve_page(
+            config,
+            host=args.host,
+            port=port,
+            quiet=args.quiet,
+            base_url=args.base_url,
+            api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
+            model=config.model or "mock",
+        )
     else:
         serve(config, host=args.host, port=port, quiet=args.quiet, workers=args.workers)
     return OK
@@ -191,8 +229,9 @@ def _free_to_listen(host: str, port: int) -> int | None:
     """Try ``host:port`` before uvicorn does, so a port in use is one clear line: the port
     to serve on (for port 0, a free one found now), or None once the error is said."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
     except socket.gaierror as exc:
         raise UsageError(f"--host {host}: {exc.strerror}") from None
     with socket.socket(family, kind, proto) as probe:
@@ -212,10 +251,13 @@ def banner(host: str, port: int, config: MockConfig, *, ui: bool = False, upstre
     if ":" in shown:
         shown = f"[{shown}]"  # an IPv6 address in a URL
     base = f"http://{shown}:{port}/v1"
-    body = orjson.dumps({"model": config.model or "mock", "stream": True,
-                         "messages": [{"role": "user", "content": "Hello!"}]}).decode()
+    body = orjson.dumps(
+        {"model": config.model or "mock", "stream": True, "messages": [{"role": "user", "content": "Hello!"}]}
+    ).decode()
     curl = f"curl -N {base}/chat/completions -H 'content-type: application/json' -d {shlex.quote(body)}"
     page = f"chat page: http://{shown}:{port}/   (answers from {upstream or 'this mock server'})\n" if ui else ""
-    return (f"streamfold mock server on {host}:{port} (Ctrl-C stops it)\n"
-            f"base URL:  {base}   (streamfold chat hi --base-url {base}, or OPENAI_BASE_URL={base})\n"
-            f"try it:    {curl}\n{page}")
+    return (
+        f"streamfold mock server on {host}:{port} (Ctrl-C stops it)\n"
+        f"base URL:  {base}   (streamfold chat hi --base-url {base}, or OPENAI_BASE_URL={base})\n"
+        f"try it:    {curl}\n{page}"
+    )

@@ -39,8 +39,23 @@ class ChatAccumulator:
     Errors carry ``.partial``, the completion folded before the failure.
     """
 
-    __slots__ = ("_framer", "_top", "_settled", "_usage", "_groq_usage", "_choices", "_chunks", "_events",
-                 "_ignored", "_done", "_error", "_last_index", "_last_state", "_parse", "_handed_over")
+    __slots__ = (
+        "_framer",
+        "_top",
+        "_settled",
+        "_usage",
+        "_groq_usage",
+        "_choices",
+        "_chunks",
+        "_events",
+        "_ignored",
+        "_done",
+        "_error",
+        "_last_index",
+        "_last_state",
+        "_parse",
+        "_handed_over",
+    )
 
     def __init__(
         self, *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES, parse_partial_arguments: bool = False
@@ -159,8 +174,9 @@ class ChatAccumulator:
             self._error = error
         raise error
 
-    def _add(self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None,
-             texts: list[str] | None) -> None:
+    def _add(
+        self, chunk: Any, number: int, data: bytes | None, events: list[ChatEvent] | None, texts: list[str] | None
+    ) -> None:
         if type(chunk) is not dict and not isinstance(chunk, dict):
             self._fail(_errors.bad_shape(number, data, "chunk", "a JSON object", chunk), True)
         if chunk.get("error"):

@@ -28,8 +28,18 @@ from .values import _copy, _merge, _Parts, _Text, _value
 
 
 class _Choice:
-    __slots__ = ("index", "role", "content", "refusal", "message", "tool_calls", "logprobs", "finish_reason",
-                 "extra", "done")
+    __slots__ = (
+        "index",
+        "role",
+        "content",
+        "refusal",
+        "message",
+        "tool_calls",
+        "logprobs",
+        "finish_reason",
+        "extra",
+        "done",
+    )
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -85,8 +95,9 @@ class _Choice:
             else:
                 logprobs[key] = items
 
-    def _merge_delta(self, delta: dict[str, Any], events: list[ChatEvent] | None, parse: bool,
-                     texts: list[str] | None) -> None:
+    def _merge_delta(
+        self, delta: dict[str, Any], events: list[ChatEvent] | None, parse: bool, texts: list[str] | None
+    ) -> None:
         for key, value in delta.items():
             if value is None:
                 continue
@@ -137,8 +148,13 @@ class _Choice:
                 call.merge(value)
             else:
                 state = self.message[key] = _merge(self.message.get(key), value)
-                if (events is not None and key in REASONING_KEYS and type(state) is _Text
-                        and isinstance(value, str) and value):
+                if (
+                    events is not None
+                    and key in REASONING_KEYS
+                    and type(state) is _Text
+                    and isinstance(value, str)
+                    and value
+                ):
                     events.append(ReasoningDeltaEvent("reasoning.delta", self.index, value, state, state.length))
 
     def done_events(self, events: list[ChatEvent]) -> None:

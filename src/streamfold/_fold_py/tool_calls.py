@@ -70,8 +70,14 @@ class _ToolCall:
                     pass  # not JSON: no partial value (the done event gives the error)
             parsed = self.parser.value if self.parser.error is None else None
         return FunctionToolCallArgumentsDeltaEvent(
-            choice_index, self.index, self.id, self.name, piece, self.arguments,
-            self.arguments.length if self.arguments is not None else 0, parsed,
+            choice_index,
+            self.index,
+            self.id,
+            self.name,
+            piece,
+            self.arguments,
+            self.arguments.length if self.arguments is not None else 0,
+            parsed,
         )
 
     def done_event(self, choice_index: int, finish_reason: Any) -> FunctionToolCallArgumentsDoneEvent:
@@ -108,8 +114,9 @@ class _ToolCalls:
         self.last_index: Any = None  # the index of the last call merged into ...
         self.last_target: _ToolCall | None = None  # ... which is the latest call with that index
 
-    def merge(self, fragments: list[dict[str, Any]], events: list[ChatEvent] | None, choice_index: int,
-              parse: bool) -> None:
+    def merge(
+        self, fragments: list[dict[str, Any]], events: list[ChatEvent] | None, choice_index: int, parse: bool
+    ) -> None:
         calls = self.calls
         for fragment in fragments:
             index = fragment.get("index")

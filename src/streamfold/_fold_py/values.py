@@ -166,8 +166,15 @@ class _Parts:
     def add_list(self, parts: list[Any], events: list[ChatEvent] | None, index: int, texts: list[str] | None) -> None:
         self._add(self.parts, parts, False, events, index, texts)
 
-    def _add(self, states: list[Any], parts: Any, thinking: bool, events: list[ChatEvent] | None,
-             index: int, texts: list[str] | None) -> None:
+    def _add(
+        self,
+        states: list[Any],
+        parts: Any,
+        thinking: bool,
+        events: list[ChatEvent] | None,
+        index: int,
+        texts: list[str] | None,
+    ) -> None:
         """Fold ``parts`` into ``states``; ``thinking``: inside a thinking part's list, where
         text parts are reasoning text."""
         for part in parts:
@@ -201,8 +208,9 @@ class _Parts:
                 else:
                     target[key] = _merge(target.get(key), value)
 
-    def _piece(self, piece: str, thinking: bool, events: list[ChatEvent] | None, index: int,
-               texts: list[str] | None) -> None:
+    def _piece(
+        self, piece: str, thinking: bool, events: list[ChatEvent] | None, index: int, texts: list[str] | None
+    ) -> None:
         """Text of a text part (content) or of a thinking part (reasoning): accumulate, and
         give its delta event."""
         if not piece:

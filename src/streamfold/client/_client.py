@@ -151,8 +151,9 @@ class Client(_ClientBase):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -176,7 +177,9 @@ class AsyncClient(_ClientBase):
         **request: Any,
     ) -> AsyncChatStream:
         call = self._call(request, extra_headers, timeout)
-        return AsyncChatStream(call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes, on_read))
+        return AsyncChatStream(
+            call, StreamOptions(raise_on_truncation, parse_partial_arguments, max_event_bytes, on_read)
+        )
 
     stream_chat.__doc__ = _STREAM_DOC
 
@@ -200,6 +203,7 @@ class AsyncClient(_ClientBase):
     async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()

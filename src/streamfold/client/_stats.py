@@ -6,9 +6,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 #: Event types that carry generated output (the first one sets time_to_first_content).
-CONTENT_EVENTS = frozenset({
-    "content.delta", "refusal.delta", "reasoning.delta", "tool_calls.function.arguments.delta",
-})
+CONTENT_EVENTS = frozenset(
+    {
+        "content.delta",
+        "refusal.delta",
+        "reasoning.delta",
+        "tool_calls.function.arguments.delta",
+    }
+)
 
 
 @dataclass
@@ -49,5 +54,8 @@ class StreamStats:
 
     def as_dict(self) -> dict[str, Any]:
         """The fields and the derived figures, as a plain dict (for JSON)."""
-        return {**asdict(self), "output_tokens": self.output_tokens,
-                "output_tokens_per_second": self.output_tokens_per_second}
+        return {
+            **asdict(self),
+            "output_tokens": self.output_tokens,
+            "output_tokens_per_second": self.output_tokens_per_second,
+        }

@@ -30,7 +30,6 @@ from ._retry import RetryPolicy, retryable_status
 from ._stats import CONTENT_EVENTS, StreamStats
 from ._timeout import Timeout
 
-
 _NO_EVENTS: list[ChatEvent] = []
 #: What an async stream's reading loop gives: its events, the text of its content deltas, or its bytes.
 _EVENTS, _TEXT, _BYTES = 0, 1, 2
@@ -107,8 +106,11 @@ class _StreamBase:
         timed_out = self._transport.is_timeout(exc)
         kind = APITimeoutError if timed_out else APIConnectionError
         what = "timed out" if timed_out else "failed"
-        error = kind(f"POST {self._call.url} {what}: {type(exc).__name__}: {exc or 'no details'}",
-                     method="POST", url=self._call.url)
+        error = kind(
+            f"POST {self._call.url} {what}: {type(exc).__name__}: {exc or 'no details'}",
+            method="POST",
+            url=self._call.url,
+        )
         delay = self._within_total(self._call.policy.delay(retries))
         if delay is None:
             self._stop_clock(error)
@@ -156,11 +158,16 @@ class _StreamBase:
         stream is incomplete."""
         total = self._call.total
         if self.response is None:
-            error: BaseException = APITimeoutError(f"POST {self._call.url} timed out: the total timeout "
-                                                   f"({total} s) passed", method="POST", url=self._call.url)
+            error: BaseException = APITimeoutError(
+                f"POST {self._call.url} timed out: the total timeout ({total} s) passed",
+                method="POST",
+                url=self._call.url,
+            )
         else:
-            error = IncompleteStreamError(f"the stream timed out after {self._acc.chunks} chunks: the total "
-                                          f"timeout ({total} s) passed", self.partial)
+            error = IncompleteStreamError(
+                f"the stream timed out after {self._acc.chunks} chunks: the total timeout ({total} s) passed",
+                self.partial,
+            )
         self._stop_clock(error)
         return error
 
@@ -281,7 +288,9 @@ def _json_instead_of_events(content: bytes) -> NoReturn:
         message = message if isinstance(message, str) else str(error)
         raise StreamAPIError(f"server error: {message}", error, message=message)
     preview = content[:200].decode("utf-8", "replace")
-    raise StreamDecodeError(f"the server answered with JSON, not an event stream (did it ignore stream=true?): {preview!r}")
+    raise StreamDecodeError(
+        f"the server answered with JSON, not an event stream (did it ignore stream=true?): {preview!r}"
+    )
 
 
 class ChatStream(_StreamBase):
@@ -297,8 +306,9 @@ class ChatStream(_StreamBase):
         self._open()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _open(self) -> None:
@@ -424,8 +434,9 @@ class AsyncChatStream(_StreamBase):
         await self._open()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.aclose()
 
     # -- the total timeout ---------------------------------------------------------------------

@@ -55,8 +55,9 @@ class HttpxTransport:
 
         limits = httpx.Limits(max_connections=HTTPX_MAX_CONNECTIONS, max_keepalive_connections=HTTPX_MAX_KEEPALIVE)
         client_class = httpx.AsyncClient if asynchronous else httpx.Client
-        return cls(client_class(timeout=_httpx_timeout(httpx, timeout), limits=limits),
-                   asynchronous=asynchronous, owned=True)
+        return cls(
+            client_class(timeout=_httpx_timeout(httpx, timeout), limits=limits), asynchronous=asynchronous, owned=True
+        )
 
     def is_timeout(self, exc: BaseException) -> bool:
         return isinstance(exc, self._timeouts)
@@ -155,7 +156,8 @@ class AiohttpTransport:
         found = self._client_timeouts.get(timeout)
         if found is None:
             found = self._client_timeouts[timeout] = self.aiohttp.ClientTimeout(
-                total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read)
+                total=None, connect=None, sock_connect=timeout.connect, sock_read=timeout.read
+            )
         return found
 
     def _session(self) -> Any:
@@ -163,16 +165,19 @@ class AiohttpTransport:
         if self.owned and self.session is not None and self.session.closed:
             self.session = None  # closed by aclose(): the next request makes a new one, in its own loop
         if self.owned and self.session is not None and self._loop is not loop:
-            raise RuntimeError("this AsyncClient's aiohttp session was made in another event loop: make the "
-                               "client in the loop that uses it (one asyncio.run / streamfold.run), or pass your "
-                               "own http_client")
+            raise RuntimeError(
+                "this AsyncClient's aiohttp session was made in another event loop: make the "
+                "client in the loop that uses it (one asyncio.run / streamfold.run), or pass your "
+                "own http_client"
+            )
         if self.session is None:
             self._loop = loop
             aiohttp = self.aiohttp
             # limit=0: no connection cap (aiohttp's default of 100 would queue the 101st stream)
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
             self.session = aiohttp.ClientSession(
-                connector=connector, timeout=self._client_timeout(self._default_timeout),
+                connector=connector,
+                timeout=self._client_timeout(self._default_timeout),
                 read_bufsize=AIOHTTP_READ_BUFSIZE,
             )
         return self.session
@@ -194,8 +199,10 @@ class AiohttpTransport:
         if isinstance(timeout, Timeout):
             return await self._session().post(url, data=data, headers=headers, timeout=self._client_timeout(timeout))
         if timeout is not None:
-            raise TypeError(f"an aiohttp transport takes a number of seconds or a streamfold Timeout, "
-                            f"not {type(timeout).__module__}.{type(timeout).__name__}")
+            raise TypeError(
+                f"an aiohttp transport takes a number of seconds or a streamfold Timeout, "
+                f"not {type(timeout).__module__}.{type(timeout).__name__}"
+            )
         return await self._session().post(url, data=data, headers=headers)
 
     @staticmethod

@@ -133,9 +133,21 @@ class MockApp:
                 return
             await self._chat(scope, receive, send)
         elif path.rstrip("/").endswith("/models") and method == "GET":
-            await _json(send, 200, {"object": "list", "data": [
-                {"id": self.config.model or DEFAULT_MODEL, "object": "model", "created": 0, "owned_by": "streamfold"}
-            ]})
+            await _json(
+                send,
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": self.config.model or DEFAULT_MODEL,
+                            "object": "model",
+                            "created": 0,
+                            "owned_by": "streamfold",
+                        }
+                    ],
+                },
+            )
         else:
             await _json(send, 404, _error(f"no route for {method} {path}", "invalid_request_error"))
 
@@ -146,8 +158,9 @@ class MockApp:
             request = orjson.loads(body) if body else {}
             if not isinstance(request, dict):
                 raise ValueError("the request body must be a JSON object")
-            self.stats.last_headers = {name.decode("latin-1").lower(): value.decode("latin-1")
-                                       for name, value in scope.get("headers") or []}
+            self.stats.last_headers = {
+                name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers") or []
+            }
             self.stats.last_body = request
             config = self.config.merged(_overrides(scope, request))
         except (ValueError, TypeError) as exc:
@@ -171,15 +184,22 @@ class MockApp:
         self._faults_served[config] += 1
         if self._faults_served[config] <= config.fault_times:
             return config
-        return dataclasses.replace(config, status=200, retry_after=None, error_after=None, close_after=None,
-                                   stall_after=None)
+        return dataclasses.replace(
+            config, status=200, retry_after=None, error_after=None, close_after=None, stall_after=None
+        )
 
-    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send,
-                      received: float) -> None:
+    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send, received: float) -> None:
         self.stats.streams_started += 1
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
         gone = asyncio.Event()
         paced: asyncio.Future[bool] | None = None
         if answer.plan is not None and config.itl:
@@ -187,8 +207,9 @@ class MockApp:
         watcher = asyncio.ensure_future(_watch_disconnect(receive, gone, paced))
         try:
             if paced is not None and answer.plan is not None:
-                self._pacer().start(answer.plan, send, gone, random.Random(config.seed), config.jitter, paced,
-                                    since=received)
+                self._pacer().start(
+                    answer.plan, send, gone, random.Random(config.seed), config.jitter, paced, since=received
+                )
                 finished = await paced
             elif answer.plan is not None:
                 finished = await self._send_planned(config, answer.plan, send, gone)
@@ -203,8 +224,9 @@ class MockApp:
                 self.stats.disconnects += 1
 
     @staticmethod
-    async def _send_planned(config: MockConfig, plan: list[tuple[float, Write]], send: Send,
-                            gone: asyncio.Event) -> bool:
+    async def _send_planned(
+        config: MockConfig, plan: list[tuple[float, Write]], send: Send, gone: asyncio.Event
+    ) -> bool:
         """The fast path (no fault, comment or cut write): the writes and the waits were
         built with the answer; per write, a sleep (when there is a delay) and a send."""
         rng = random.Random(config.seed)
@@ -241,8 +263,17 @@ class MockApp:
                 await self._write(send, pending, config)
                 raise DroppedConnection(f"mock: connection dropped after {number} chunks")
             if number == config.error_after:
-                pending.append(encode({"error": {"message": f"mock error after {number} chunks",
-                                                 "type": "server_error", "code": "mock_error"}}))
+                pending.append(
+                    encode(
+                        {
+                            "error": {
+                                "message": f"mock error after {number} chunks",
+                                "type": "server_error",
+                                "code": "mock_error",
+                            }
+                        }
+                    )
+                )
                 await self._write(send, pending, config)
                 await send({"type": "http.response.body", "body": b""})
                 return False
@@ -276,8 +307,13 @@ class MockApp:
 def _plain(config: MockConfig) -> bool:
     """Whether the answer's writes can be planned when it is built: no comment, no cut
     write, no fault."""
-    return (not config.keepalive_every and not config.split_writes
-            and config.stall_after is None and config.close_after is None and config.error_after is None)
+    return (
+        not config.keepalive_every
+        and not config.split_writes
+        and config.stall_after is None
+        and config.close_after is None
+        and config.error_after is None
+    )
 
 
 def _plan(config: MockConfig, events: list[bytes], waits: list[float]) -> list[tuple[float, Write]]:
@@ -373,9 +409,17 @@ def _error(message: str, kind: str) -> dict[str, Any]:
 
 async def _json(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = orjson.dumps(payload)
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or []),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

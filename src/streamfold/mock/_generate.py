@@ -15,13 +15,79 @@ from ._providers import AZURE_FILTER, SHAPES, Shape
 DEFAULT_MODEL = "mock-gpt"
 FINGERPRINT = "fp_streamfold"
 
-_LOREM = (
-    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
-    "labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris "
-    "nisi aliquip ex ea commodo consequat duis aute irure in reprehenderit voluptate velit esse "
-    "cillum eu fugiat nulla pariatur excepteur sint occaecat cupidatat non proident sunt culpa qui "
-    "officia deserunt mollit anim id est laborum café naïve déjà vu — “quoted” 東京 🙂"
-).split()
+_LOREM = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+    "duis",
+    "aute",
+    "irure",
+    "in",
+    "reprehenderit",
+    "voluptate",
+    "velit",
+    "esse",
+    "cillum",
+    "eu",
+    "fugiat",
+    "nulla",
+    "pariatur",
+    "excepteur",
+    "sint",
+    "occaecat",
+    "cupidatat",
+    "non",
+    "proident",
+    "sunt",
+    "culpa",
+    "qui",
+    "officia",
+    "deserunt",
+    "mollit",
+    "anim",
+    "id",
+    "est",
+    "laborum",
+    "café",
+    "naïve",
+    "déjà",
+    "vu",
+    "—",
+    "“quoted”",
+    "東京",
+    "🙂",
+]
 _CITIES = ("Paris", "Zürich", "São Paulo", "Kyoto", "Edinburgh", "Reykjavík")
 
 
@@ -84,8 +150,17 @@ def completion_chunks(config: MockConfig, request: dict[str, Any]) -> list[dict[
     # choices interleaved chunk by chunk, as n > 1 streams arrive
     chunks = [{**head, "choices": [item]} for items in itertools.zip_longest(*per_choice) for item in items if item]
     if shape.azure_filters:
-        chunks.insert(0, {"id": "", "object": "", "created": 0, "model": "", "choices": [],
-                          "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": AZURE_FILTER}]})
+        chunks.insert(
+            0,
+            {
+                "id": "",
+                "object": "",
+                "created": 0,
+                "model": "",
+                "choices": [],
+                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": AZURE_FILTER}],
+            },
+        )
     usage = _usage(config, request, n) if include_usage else None
     if shape.usage_in == "x_groq":
         if usage is not None:
@@ -123,7 +198,9 @@ def _choice_deltas(config: MockConfig, request: dict[str, Any], shape: Shape, in
         finish = "length" if count < config.output_tokens else "stop"
         text = tokens(config, request, count, salt=index)
         if shape.content_parts:
-            deltas += [{"content": [{"type": "text", "text": piece}]} for piece in _pieces(text, config.tokens_per_chunk)]
+            deltas += [
+                {"content": [{"type": "text", "text": piece}]} for piece in _pieces(text, config.tokens_per_chunk)
+            ]
         else:
             deltas += [{"content": piece} for piece in _pieces(text, config.tokens_per_chunk)]
     deltas.append({"content": ""} if shape.content_parts else {})
@@ -136,7 +213,11 @@ def _choice_deltas(config: MockConfig, request: dict[str, Any], shape: Shape, in
     if shape.mirror_message:
         for item in choices:
             delta = item["delta"]
-            item["message"] = {"role": "assistant", "content": delta.get("content"), "tool_calls": delta.get("tool_calls")}
+            item["message"] = {
+                "role": "assistant",
+                "content": delta.get("content"),
+                "tool_calls": delta.get("tool_calls"),
+            }
         choices[-1]["message"]["content"] = None
     if shape.azure_filters:
         for item in choices[1:-1]:
@@ -147,8 +228,12 @@ def _choice_deltas(config: MockConfig, request: dict[str, Any], shape: Shape, in
 def _tool_call_deltas(config: MockConfig, shape: Shape, choice: int) -> list[dict[str, Any]]:
     calls = []
     for call in range(config.tool_calls):
-        head: dict[str, Any] = {"index": call, "id": f"call_mock{choice}{call:03d}", "type": "function",
-                                "function": {"name": "get_weather", "arguments": ""}}
+        head: dict[str, Any] = {
+            "index": call,
+            "id": f"call_mock{choice}{call:03d}",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": ""},
+        }
         if shape.call_index == "zero":
             head["index"] = 0
         elif shape.call_index == "none":
@@ -191,7 +276,11 @@ def _usage(config: MockConfig, request: dict[str, Any], n: int) -> dict[str, Any
         output = output_count(config, request)
     completion = n * (output + config.reasoning_tokens)
     prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages") or [] if isinstance(m, dict))
-    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if config.reasoning_tokens:
         usage["completion_tokens_details"] = {"reasoning_tokens": n * config.reasoning_tokens}
     return usage
@@ -205,8 +294,12 @@ def delays(config: MockConfig, chunks: list[dict[str, Any]]) -> list[float]:
     waits: list[float] = []
     seen_output = False
     for number, chunk in enumerate(chunks):
-        output = any(_delta_tokens(choice.get("delta") or {}) or (choice.get("delta") or {}).get("tool_calls")
-                     or (choice.get("delta") or {}).get("refusal") for choice in chunk.get("choices") or ())
+        output = any(
+            _delta_tokens(choice.get("delta") or {})
+            or (choice.get("delta") or {}).get("tool_calls")
+            or (choice.get("delta") or {}).get("refusal")
+            for choice in chunk.get("choices") or ()
+        )
         waits.append(config.ttft if number == 0 else config.itl if output and seen_output else 0.0)
         seen_output = seen_output or bool(output)
     return waits

@@ -40,8 +40,15 @@ class _Paced:
 
     __slots__ = ("plan", "position", "send", "gone", "finished", "rng", "jitter", "due")
 
-    def __init__(self, plan: Plan, send: Send, gone: asyncio.Event, finished: asyncio.Future[bool],
-                 rng: random.Random, jitter: float) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        send: Send,
+        gone: asyncio.Event,
+        finished: asyncio.Future[bool],
+        rng: random.Random,
+        jitter: float,
+    ) -> None:
         self.plan = plan
         self.position = 0
         self.send = send
@@ -69,8 +76,17 @@ class Pacer:
         self._timer.close()
         self._due.clear()
 
-    def start(self, plan: Plan, send: Send, gone: asyncio.Event, rng: random.Random, jitter: float,
-              finished: asyncio.Future[bool], *, since: float | None = None) -> None:
+    def start(
+        self,
+        plan: Plan,
+        send: Send,
+        gone: asyncio.Event,
+        rng: random.Random,
+        jitter: float,
+        finished: asyncio.Future[bool],
+        *,
+        since: float | None = None,
+    ) -> None:
         """Make ``plan``'s writes at their times, the first delay counted from ``since``
         (a ``time.monotonic()``; default now); ``finished`` gets True when all were made,
         False when the client left first (whoever sees it leave may settle it: the pacer
@@ -130,7 +146,7 @@ class Pacer:
             waiting = coroutine.send(None)
         except StopIteration:
             return True
-        except BaseException as exc:  # noqa: BLE001 - the stream's task raises it
+        except BaseException as exc:
             if not stream.finished.done():
                 stream.finished.set_exception(exc)
             return False

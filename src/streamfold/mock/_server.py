@@ -56,15 +56,28 @@ class MockServer:
     the mock what it does not answer itself; a relay, a page).
     """
 
-    def __init__(self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 wrap: Callable[[MockApp], Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: MockConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        wrap: Callable[[MockApp], Any] | None = None,
+    ) -> None:
         uvicorn = _uvicorn()
         self.app = MockApp(config)
         served = self.app if wrap is None else wrap(self.app)
-        self._server = uvicorn.Server(uvicorn.Config(  # the app in front may hold resources to close
-            served, host=host, port=port, log_level="warning", lifespan="off" if wrap is None else "on",
-            access_log=False, **_LEAN,
-        ))
+        self._server = uvicorn.Server(
+            uvicorn.Config(  # the app in front may hold resources to close
+                served,
+                host=host,
+                port=port,
+                log_level="warning",
+                lifespan="off" if wrap is None else "on",
+                access_log=False,
+                **_LEAN,
+            )
+        )
         self._thread: threading.Thread | None = None
         self.host = host
         self.port = port
@@ -119,8 +132,9 @@ class MockServer:
     def __enter__(self) -> MockServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -154,8 +168,14 @@ def _without_pauses() -> None:
     gc.disable()
 
 
-def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False,
-          workers: int = 1) -> None:
+def serve(
+    config: MockConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    quiet: bool = False,
+    workers: int = 1,
+) -> None:
     """Serve the mock in the foreground until interrupted (``quiet``: no line per request).
 
     ``workers`` > 1 runs that many processes on the same port (uvicorn's supervisor); each
@@ -164,8 +184,14 @@ def serve(config: MockConfig | None = None, *, host: str = "127.0.0.1", port: in
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning" if quiet else "info",
-                               "access_log": not quiet, "lifespan": "off", **_LEAN}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning" if quiet else "info",
+        "access_log": not quiet,
+        "lifespan": "off",
+        **_LEAN,
+    }
     if workers == 1:
         _without_pauses()
         _uvicorn().run(MockApp(config), **options)

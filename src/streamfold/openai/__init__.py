@@ -17,10 +17,9 @@ objects, logprobs) are computed only when read.  Completions are openai's
 try:
     import openai as _openai  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "streamfold.openai needs the openai package: pip install 'streamfold[openai]'"
-    ) from exc
+    raise ImportError("streamfold.openai needs the openai package: pip install 'streamfold[openai]'") from exc
 
+from ._errors import StreamAPIError
 from ._events import (
     ChunkEvent,
     ContentDeltaEvent,
@@ -36,7 +35,6 @@ from ._events import (
     RefusalDeltaEvent,
     RefusalDoneEvent,
 )
-from ._errors import StreamAPIError
 from ._state import StreamState
 from ._stream import AsyncChatStream, ChatStream, astream_chat, stream_chat
 

@@ -28,7 +28,6 @@ from openai.types.chat import (
 from openai.types.chat import chat_completion_chunk as chunk_types
 from openai.types.chat.parsed_function_tool_call import ParsedFunction
 
-
 _Model = pydantic.BaseModel
 # Parametrising a generic pydantic model builds a new class each time (~0.3 ms): do it once.
 # The classes openai-python gives: ParsedChatCompletion[object] for its snapshots, and
@@ -98,8 +97,15 @@ def _model_to_dict(model: _Model) -> dict[str, Any]:
 _LEAF = frozenset((str, int, float, bool, type(None)))
 _SHAPES: dict[type, tuple[tuple[str, ...], tuple[tuple[str, str], ...], bool]] = {}
 #: The parts of a chunk the fold merges member by member (it ignores their null members).
-_MERGED = (ChatCompletionChunk, chunk_types.Choice, chunk_types.ChoiceDelta, chunk_types.ChoiceDeltaToolCall,
-           chunk_types.ChoiceDeltaToolCallFunction, chunk_types.ChoiceDeltaFunctionCall, chunk_types.ChoiceLogprobs)
+_MERGED = (
+    ChatCompletionChunk,
+    chunk_types.Choice,
+    chunk_types.ChoiceDelta,
+    chunk_types.ChoiceDeltaToolCall,
+    chunk_types.ChoiceDeltaToolCallFunction,
+    chunk_types.ChoiceDeltaFunctionCall,
+    chunk_types.ChoiceLogprobs,
+)
 
 
 def _shape(cls: type[_Model]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], bool]:

@@ -42,7 +42,10 @@ _EXTRA: Any = pydantic.BaseModel.__dict__["__pydantic_extra__"]
 _PRIVATE: Any = pydantic.BaseModel.__dict__["__pydantic_private__"]
 _new = object.__new__
 _set_dict, _set_fields, _set_extra, _set_private = (
-    _INSTANCE_DICT.__set__, _FIELDS_SET.__set__, _EXTRA.__set__, _PRIVATE.__set__,
+    _INSTANCE_DICT.__set__,
+    _FIELDS_SET.__set__,
+    _EXTRA.__set__,
+    _PRIVATE.__set__,
 )
 
 
@@ -305,17 +308,36 @@ def content_delta(choice_index: int, delta: str, text: Any, length: int, parse: 
 _ARGUMENTS_FIELDS = FIELDS[FunctionToolCallArgumentsDeltaEvent]
 
 
-def arguments_delta(choice_index: int, name: str, index: int, arguments_delta: str, text: Any, length: int,
-                    parsed: Any, call_id: str | None = None) -> FunctionToolCallArgumentsDeltaEvent:
+def arguments_delta(
+    choice_index: int,
+    name: str,
+    index: int,
+    arguments_delta: str,
+    text: Any,
+    length: int,
+    parsed: Any,
+    call_id: str | None = None,
+) -> FunctionToolCallArgumentsDeltaEvent:
     """A ``tool_calls.function.arguments.delta`` event (``parsed``: ``PARSE_ARGUMENTS``, a live
     value, or None); ``call_id`` (``fixes=True``) becomes its ``id`` attribute."""
     event = _new(FunctionToolCallArgumentsDeltaEvent)  # ``make``, inlined: a tool-call stream's every chunk
-    _set_dict(event, {"type": "tool_calls.function.arguments.delta", "name": name, "index": index,
-                      "arguments_delta": arguments_delta, "_text": text, "_length": length, "_parsed": parsed})
+    _set_dict(
+        event,
+        {
+            "type": "tool_calls.function.arguments.delta",
+            "name": name,
+            "index": index,
+            "arguments_delta": arguments_delta,
+            "_text": text,
+            "_length": length,
+            "_parsed": parsed,
+        },
+    )
     _set_fields(event, _ARGUMENTS_FIELDS)
     _set_extra(event, None)
-    _set_private(event, {"choice_index": choice_index} if call_id is None else
-                 {"choice_index": choice_index, "id": call_id})
+    _set_private(
+        event, {"choice_index": choice_index} if call_id is None else {"choice_index": choice_index, "id": call_id}
+    )
     return event
 
 
@@ -325,18 +347,38 @@ def event(cls: type[_T], values: dict[str, Any], **extras: Any) -> _T:
 
 
 #: What a caller may pass to ``on()``: every event type the drop-in produces.
-EVENT_TYPES = frozenset((
-    "chunk", "content.delta", "content.done", "refusal.delta", "refusal.done",
-    "tool_calls.function.arguments.delta", "tool_calls.function.arguments.done",
-    "logprobs.content.delta", "logprobs.content.done", "logprobs.refusal.delta", "logprobs.refusal.done",
-    "reasoning.delta", "reasoning.done",
-))
+EVENT_TYPES = frozenset(
+    (
+        "chunk",
+        "content.delta",
+        "content.done",
+        "refusal.delta",
+        "refusal.done",
+        "tool_calls.function.arguments.delta",
+        "tool_calls.function.arguments.done",
+        "logprobs.content.delta",
+        "logprobs.content.done",
+        "logprobs.refusal.delta",
+        "logprobs.refusal.done",
+        "reasoning.delta",
+        "reasoning.done",
+    )
+)
 
 Callback = Callable[[Any], Any]
 
 __all__ = [
-    "ChunkEvent", "ContentDeltaEvent", "ContentDoneEvent", "FunctionToolCallArgumentsDeltaEvent",
-    "FunctionToolCallArgumentsDoneEvent", "LogprobsContentDeltaEvent", "LogprobsContentDoneEvent",
-    "LogprobsRefusalDeltaEvent", "LogprobsRefusalDoneEvent", "ReasoningDeltaEvent", "ReasoningDoneEvent",
-    "RefusalDeltaEvent", "RefusalDoneEvent",
+    "ChunkEvent",
+    "ContentDeltaEvent",
+    "ContentDoneEvent",
+    "FunctionToolCallArgumentsDeltaEvent",
+    "FunctionToolCallArgumentsDoneEvent",
+    "LogprobsContentDeltaEvent",
+    "LogprobsContentDoneEvent",
+    "LogprobsRefusalDeltaEvent",
+    "LogprobsRefusalDoneEvent",
+    "ReasoningDeltaEvent",
+    "ReasoningDoneEvent",
+    "RefusalDeltaEvent",
+    "RefusalDoneEvent",
 ]

@@ -26,8 +26,7 @@ from ._sequence import Sequence
 class _Call:
     """One tool call of a choice, as the events see it (by its ``index``)."""
 
-    __slots__ = ("name", "type", "text", "length", "appearance", "keys", "function_keys", "partial", "live",
-                 "strict")
+    __slots__ = ("name", "type", "text", "length", "appearance", "keys", "function_keys", "partial", "live", "strict")
 
     def __init__(self) -> None:
         self.name = ""
@@ -45,10 +44,29 @@ class _Call:
 class _Choice:
     """What openai-python's per-choice event state tracks, and where each text is."""
 
-    __slots__ = ("content", "content_length", "refusal", "refusal_length", "refusal_seen", "logprobs",
-                 "logprobs_content", "logprobs_refusal", "finish_reason", "content_done", "refusal_done",
-                 "logprobs_content_done", "logprobs_refusal_done", "calls", "current_call", "done_calls",
-                 "appearances", "first_keys", "later", "choice_keys", "parts")
+    __slots__ = (
+        "content",
+        "content_length",
+        "refusal",
+        "refusal_length",
+        "refusal_seen",
+        "logprobs",
+        "logprobs_content",
+        "logprobs_refusal",
+        "finish_reason",
+        "content_done",
+        "refusal_done",
+        "logprobs_content_done",
+        "logprobs_refusal_done",
+        "calls",
+        "current_call",
+        "done_calls",
+        "appearances",
+        "first_keys",
+        "later",
+        "choice_keys",
+        "parts",
+    )
 
     def __init__(self) -> None:
         self.content: Any = None  # the accumulating content (None: nothing but empty strings yet)
@@ -126,8 +144,11 @@ class OpenAISequence(Sequence):
         later = chunks > 1
         if chunks < 3:
             if not later:
-                self.top_keys = (set_members(data if chunk is None else chunk) - {"obfuscation"}
-                                 | {"object", "system_fingerprint", "choices"})
+                self.top_keys = set_members(data if chunk is None else chunk) - {"obfuscation"} | {
+                    "object",
+                    "system_fingerprint",
+                    "choices",
+                }
             else:
                 self.top_keys.add("usage")  # set from every chunk after the first
         choices = self.choices
@@ -175,18 +196,33 @@ class OpenAISequence(Sequence):
                 choice.choice_keys.add("finish_reason")
             content = delta.get("content")
             if type(content) is str:
-                out.append(content_delta(index, content, choice.content, choice.content_length,
-                                         rich and not choice.refusal_length))
+                out.append(
+                    content_delta(
+                        index, content, choice.content, choice.content_length, rich and not choice.refusal_length
+                    )
+                )
             elif content:  # typed parts (Mistral): openai has no sense of them; the text parts' text
                 choice.parts = True
-                out += [ev.content_delta(index, event.delta, event._text, event._length, False) for event in core
-                        if event.type == "content.delta" and event.choice_index == index]
+                out += [
+                    ev.content_delta(index, event.delta, event._text, event._length, False)
+                    for event in core
+                    if event.type == "content.delta" and event.choice_index == index
+                ]
             refusal = delta.get("refusal")
             if type(refusal) is str:
                 choice.refusal_seen = True
-                out.append(ev.event(ev.RefusalDeltaEvent, {
-                    "type": "refusal.delta", "delta": refusal, "_text": choice.refusal,
-                    "_length": choice.refusal_length}, choice_index=index))
+                out.append(
+                    ev.event(
+                        ev.RefusalDeltaEvent,
+                        {
+                            "type": "refusal.delta",
+                            "delta": refusal,
+                            "_text": choice.refusal,
+                            "_length": choice.refusal_length,
+                        },
+                        choice_index=index,
+                    )
+                )
             calls = delta.get("tool_calls")
             if calls:
                 self._argument_deltas(index, choice, calls, calls if chunk is None else source.delta.tool_calls, out)
@@ -201,9 +237,10 @@ class OpenAISequence(Sequence):
     # whose delta is a piece of text, or one fragment of a call begun before.  Everything the
     # general path does would find nothing else to do; None when the chunk is not such.
 
-    def _text_chunk(self, data: dict[str, Any], core: list[Any], chunk: Any, index: int, choice: _Choice,
-                    content: Any) -> list[Any] | None:
-        if type(content) is not str or not (len(core) == 1 or len(core) == 2 and core[1].type == "content.delta"):
+    def _text_chunk(
+        self, data: dict[str, Any], core: list[Any], chunk: Any, index: int, choice: _Choice, content: Any
+    ) -> list[Any] | None:
+        if type(content) is not str or not (len(core) == 1 or (len(core) == 2 and core[1].type == "content.delta")):
             return None
         if len(core) == 2:
             choice.content = core[1]._text
@@ -212,21 +249,36 @@ class OpenAISequence(Sequence):
         choice.later = True
         if self.parsed:
             self.parsed.pop(index, None)
-        return [ev.chunk_event(data, chunk, self.state),
-                ev.content_delta(index, content, choice.content, choice.content_length,
-                                 self.format is not None and not choice.refusal_length)]
+        return [
+            ev.chunk_event(data, chunk, self.state),
+            ev.content_delta(
+                index,
+                content,
+                choice.content,
+                choice.content_length,
+                self.format is not None and not choice.refusal_length,
+            ),
+        ]
 
-    def _fragment_chunk(self, data: dict[str, Any], core: list[Any], chunk: Any, index: int, choice: _Choice,
-                        fragment: dict[str, Any]) -> list[Any] | None:
+    def _fragment_chunk(
+        self, data: dict[str, Any], core: list[Any], chunk: Any, index: int, choice: _Choice, fragment: dict[str, Any]
+    ) -> list[Any] | None:
         position = fragment.get("index")
         if type(position) is not int:
             return None
         call = choice.calls.get(position)
         function = fragment.get("function")
-        if (call is None or not call.appearance or call.type not in ("", "function") or fragment.get("id")
-                or fragment.get("type") or not function or function.get("name")
-                or type(function.get("arguments")) is not str
-                or not (len(core) == 1 or len(core) == 2 and core[1].type == "tool_calls.function.arguments.delta")):
+        if (
+            call is None
+            or not call.appearance
+            or call.type not in ("", "function")
+            or fragment.get("id")
+            or fragment.get("type")
+            or not function
+            or function.get("name")
+            or type(function.get("arguments")) is not str
+            or not (len(core) == 1 or (len(core) == 2 and core[1].type == "tool_calls.function.arguments.delta"))
+        ):
             return None
         if len(core) == 2:
             event = core[1]
@@ -235,8 +287,10 @@ class OpenAISequence(Sequence):
         if call.strict and call.length:
             call.partial = True
         parsed = (call.live if self.live_arguments else ev.PARSE_ARGUMENTS) if call.strict else None
-        out = [ev.chunk_event(data, chunk, self.state),
-               ev.arguments_delta(index, call.name, position, function["arguments"], call.text, call.length, parsed)]
+        out = [
+            ev.chunk_event(data, chunk, self.state),
+            ev.arguments_delta(index, call.name, position, function["arguments"], call.text, call.length, parsed),
+        ]
         if choice.current_call != position:  # openai: the call before is done when another one goes on
             self._texts_done(index, choice, out)
             if choice.current_call is not None:
@@ -307,8 +361,9 @@ class OpenAISequence(Sequence):
             else:
                 function["parsed_arguments"] = parsed
 
-    def _argument_deltas(self, index: int, choice: _Choice, fragments: list[Any], sources: list[Any],
-                         out: list[Any]) -> None:
+    def _argument_deltas(
+        self, index: int, choice: _Choice, fragments: list[Any], sources: list[Any], out: list[Any]
+    ) -> None:
         """``sources``: the fragments as sent (dicts, or the models they came from)."""
         calls = choice.calls
         for fragment, source in zip(fragments, sources):
@@ -334,8 +389,11 @@ class OpenAISequence(Sequence):
             if call.type and call.type != "function":
                 continue
             parsed = (call.live if self.live_arguments else ev.PARSE_ARGUMENTS) if call.strict else None
-            out.append(ev.arguments_delta(index, call.name, position, _piece(function.get("arguments")), call.text,
-                                          call.length, parsed))
+            out.append(
+                ev.arguments_delta(
+                    index, call.name, position, _piece(function.get("arguments")), call.text, call.length, parsed
+                )
+            )
 
     def _logprobs(self, index: int, choice: _Choice, logprobs: Any, out: list[Any]) -> None:
         for key in ("content", "refusal"):  # openai's snapshot member is not None once a list came
@@ -359,8 +417,13 @@ class OpenAISequence(Sequence):
                 else:
                     choice.logprobs_refusal = entries
                     cls, new = ev.LogprobsRefusalDeltaEvent, event.refusal
-                out.append(ev.event(cls, {"type": kind, "_new": new,
-                                          "_entries": entries[0], "_length": entries[1]}, choice_index=index))
+                out.append(
+                    ev.event(
+                        cls,
+                        {"type": kind, "_new": new, "_entries": entries[0], "_length": entries[1]},
+                        choice_index=index,
+                    )
+                )
         choice.logprobs.clear()
 
     def _done(self, index: int, choice: _Choice, fragments: Any, out: list[Any]) -> None:
@@ -383,12 +446,21 @@ class OpenAISequence(Sequence):
             choice.content_done = True
             content = ev.text_of(choice.content, choice.content_length)
             parsed = None  # (a choice cut short is only seen here with raise_on_truncation=False)
-            if (self.format is not None and not choice.refusal_length and not choice.parts
-                    and choice.finish_reason not in TRUNCATED):
+            if (
+                self.format is not None
+                and not choice.refusal_length
+                and not choice.parts
+                and choice.finish_reason not in TRUNCATED
+            ):
                 parsed = parse_content(self.format, content)
             self.parsed[index] = parsed
-            out.append(ev.event(ev.ContentDoneEvent, {"type": "content.done", "content": content, "parsed": parsed},
-                                choice_index=index))
+            out.append(
+                ev.event(
+                    ev.ContentDoneEvent,
+                    {"type": "content.done", "content": content, "parsed": parsed},
+                    choice_index=index,
+                )
+            )
         if choice.refusal_seen and not choice.refusal_done:
             choice.refusal_done = True
             refusal = ev.text_of(choice.refusal, choice.refusal_length)
@@ -396,13 +468,23 @@ class OpenAISequence(Sequence):
         if choice.logprobs_content is not None and not choice.logprobs_content_done:
             choice.logprobs_content_done = True
             entries, length = choice.logprobs_content
-            out.append(ev.event(ev.LogprobsContentDoneEvent, {"type": "logprobs.content.done",
-                                                              "_all": entries[:length]}, choice_index=index))
+            out.append(
+                ev.event(
+                    ev.LogprobsContentDoneEvent,
+                    {"type": "logprobs.content.done", "_all": entries[:length]},
+                    choice_index=index,
+                )
+            )
         if choice.logprobs_refusal is not None and not choice.logprobs_refusal_done:
             choice.logprobs_refusal_done = True
             entries, length = choice.logprobs_refusal
-            out.append(ev.event(ev.LogprobsRefusalDoneEvent, {"type": "logprobs.refusal.done",
-                                                              "_all": entries[:length]}, choice_index=index))
+            out.append(
+                ev.event(
+                    ev.LogprobsRefusalDoneEvent,
+                    {"type": "logprobs.refusal.done", "_all": entries[:length]},
+                    choice_index=index,
+                )
+            )
 
     def _call_done(self, index: int, choice: _Choice, position: Any, out: list[Any]) -> None:
         if position in choice.done_calls:
@@ -414,6 +496,16 @@ class OpenAISequence(Sequence):
         arguments = ev.text_of(call.text, call.length)
         parsed = self.tools.parse(call.name, arguments)
         self.parsed_calls[(index, position)] = parsed
-        out.append(ev.event(ev.FunctionToolCallArgumentsDoneEvent, {
-            "type": "tool_calls.function.arguments.done", "name": call.name, "index": position,
-            "arguments": arguments, "parsed_arguments": parsed}, choice_index=index))
+        out.append(
+            ev.event(
+                ev.FunctionToolCallArgumentsDoneEvent,
+                {
+                    "type": "tool_calls.function.arguments.done",
+                    "name": call.name,
+                    "index": position,
+                    "arguments": arguments,
+                    "parsed_arguments": parsed,
+                },
+                choice_index=index,
+            )
+        )

@@ -31,8 +31,9 @@ class Sequence:
         self.parsed: dict[int, Any] = {}
         self.parsed_calls: dict[tuple[int, int], Any] = {}
 
-    def completion(self, folded: dict[str, Any], *, final: bool, unparsed: frozenset[int] = frozenset()
-                   ) -> dict[str, Any]:
+    def completion(
+        self, folded: dict[str, Any], *, final: bool, unparsed: frozenset[int] = frozenset()
+    ) -> dict[str, Any]:
         """The members of openai's completion model for a folded completion (changed in place).
 
         A snapshot (``final=False``) holds, as openai's does, each choice's content parsed
@@ -54,12 +55,20 @@ class Sequence:
                 self._shape_message(index, message)
                 skip = index in unparsed
                 content = message.get("content")
-                message["parsed"] = (parse_content(self.format, content) if self.format is not None and not skip
-                                     and type(content) is str and content and not message.get("refusal") else None)
+                message["parsed"] = (
+                    parse_content(self.format, content)
+                    if self.format is not None
+                    and not skip
+                    and type(content) is str
+                    and content
+                    and not message.get("refusal")
+                    else None
+                )
                 for call in calls:
                     function = call["function"]
-                    function["parsed_arguments"] = None if skip else self.tools.parse(function["name"],
-                                                                                       function["arguments"])
+                    function["parsed_arguments"] = (
+                        None if skip else self.tools.parse(function["name"], function["arguments"])
+                    )
                 message["tool_calls"] = calls or None
             else:
                 self._snapshot_message(index, message)
@@ -92,7 +101,4 @@ class Sequence:
         """openai parses a snapshot's content (as partial JSON) given a response format type,
         some non-blank text and no refusal."""
         content = message.get("content")
-        return (self.format is not None and type(content) is str and bool(content.strip())
-                and not message.get("refusal"))
-
-
+        return self.format is not None and type(content) is str and bool(content.strip()) and not message.get("refusal")

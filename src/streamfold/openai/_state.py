@@ -9,8 +9,8 @@ from typing import Any, Generic, TypeVar
 from openai import ContentFilterFinishReasonError, LengthFinishReasonError
 from openai.types.chat import ChatCompletionChunk, ParsedChatCompletion
 
-from .._errors import TRUNCATED
 from .._contract import DEFAULT_MAX_EVENT_BYTES
+from .._errors import TRUNCATED
 from .._impl import ChatAccumulator
 from ._convert import Tools, chunk_to_dict, completion_model, has_parseable_input, is_model_type, is_rich_format
 from ._fixed_sequence import FixedSequence
@@ -59,14 +59,13 @@ class StreamState(Generic[ResponseFormatT]):
         parse_partial_arguments: bool = False,
         max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        self._acc = ChatAccumulator(
-            max_event_bytes=max_event_bytes, parse_partial_arguments=parse_partial_arguments
-        )
+        self._acc = ChatAccumulator(max_event_bytes=max_event_bytes, parse_partial_arguments=parse_partial_arguments)
         self._tools = Tools(input_tools)
         self._format = response_format if is_rich_format(response_format) else None
         self._fixes = fixes
-        self._raise_midstream = (not fixes and raise_on_truncation is not False
-                                 and has_parseable_input(response_format, self._tools))
+        self._raise_midstream = (
+            not fixes and raise_on_truncation is not False and has_parseable_input(response_format, self._tools)
+        )
         self._raise_final = (not fixes) if raise_on_truncation is None else raise_on_truncation
         self._sequence: OpenAISequence | FixedSequence
         if fixes:
@@ -165,8 +164,7 @@ class StreamState(Generic[ResponseFormatT]):
         if not self._acc.chunks:
             raise AssertionError("no chunk has been handled yet")
         if self._snapshot is None:
-            self._snapshot = completion_model(self._sequence.completion(self._acc.snapshot(), final=False),
-                                              final=False)
+            self._snapshot = completion_model(self._sequence.completion(self._acc.snapshot(), final=False), final=False)
         return self._snapshot
 
     def get_final_completion(self) -> ParsedChatCompletion[ResponseFormatT]:

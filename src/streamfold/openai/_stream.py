@@ -75,7 +75,10 @@ def astream_chat(
 
 
 def _prepare(
-    create_kwargs: dict[str, Any], fixes: bool, raise_on_truncation: bool | None, parse_partial_arguments: bool,
+    create_kwargs: dict[str, Any],
+    fixes: bool,
+    raise_on_truncation: bool | None,
+    parse_partial_arguments: bool,
     max_event_bytes: int | None,
 ) -> tuple[dict[str, Any], StreamState[Any]]:
     """The ``create`` request (openai's ``.stream()`` request) and the state that folds its answer."""
@@ -89,8 +92,11 @@ def _prepare(
         request["response_format"] = request_format(request["response_format"])
     request["extra_headers"] = {**HELPER_HEADER, **(request.get("extra_headers") or {})}
     state: StreamState[Any] = StreamState(
-        input_tools=tools, response_format=create_kwargs.get("response_format"), fixes=fixes,
-        raise_on_truncation=raise_on_truncation, parse_partial_arguments=parse_partial_arguments,
+        input_tools=tools,
+        response_format=create_kwargs.get("response_format"),
+        fixes=fixes,
+        raise_on_truncation=raise_on_truncation,
+        parse_partial_arguments=parse_partial_arguments,
         max_event_bytes=max_event_bytes,
     )
     return request, state

@@ -21,5 +21,15 @@ from ._wire import ClientDisconnected
 #: The one call: ``return relay(stream, "text", on_complete=save)`` (see ``RelayResponse``).
 relay = RelayResponse
 
-__all__ = ["DEFAULT_KEEPALIVE", "MODES", "ByteStream", "ClientDisconnected", "Coalescer", "Mode", "OnComplete",
-           "RelayResponse", "Source", "relay"]
+__all__ = [
+    "DEFAULT_KEEPALIVE",
+    "MODES",
+    "ByteStream",
+    "ClientDisconnected",
+    "Coalescer",
+    "Mode",
+    "OnComplete",
+    "RelayResponse",
+    "Source",
+    "relay",
+]

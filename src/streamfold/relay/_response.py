@@ -129,8 +129,9 @@ class _Relay:
         self._response = response
         self._mode = response.mode
         self._send = send
-        self._acc = ChatAccumulator(max_event_bytes=response.max_event_bytes,
-                                    parse_partial_arguments=response.parse_partial_arguments)
+        self._acc = ChatAccumulator(
+            max_event_bytes=response.max_event_bytes, parse_partial_arguments=response.parse_partial_arguments
+        )
         self._coalescer = response.coalesce
         self._keepalive = response.keepalive
         self._loop = asyncio.get_running_loop()
@@ -164,8 +165,9 @@ class _Relay:
     async def _watch(self, pump: asyncio.Future[None], gone: asyncio.Future[None]) -> BaseException | None:
         """Wait for the pump to end (its error, or None), or the browser to leave."""
         while True:
-            await asyncio.wait((pump, gone, self._new_deadline), timeout=self._next_timer(),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                (pump, gone, self._new_deadline), timeout=self._next_timer(), return_when=asyncio.FIRST_COMPLETED
+            )
             if pump.done():
                 return pump.exception()
             if self._new_deadline.done():
@@ -254,8 +256,13 @@ class _Relay:
         try:
             if not self._started:
                 self._started = True
-                await self._send({"type": "http.response.start", "status": self._response.status_code,
-                                  "headers": self._response.raw_headers})
+                await self._send(
+                    {
+                        "type": "http.response.start",
+                        "status": self._response.status_code,
+                        "headers": self._response.raw_headers,
+                    }
+                )
             await self._send({"type": "http.response.body", "body": data, "more_body": more})
         except OSError as exc:  # an ASGI server that raises on a closed connection
             raise ClientDisconnected(f"the client went away after {self._acc.chunks} chunks") from exc
@@ -288,7 +295,7 @@ class _Relay:
         first = next((choice for choice in partial["choices"] if choice["index"] == 0), None) if partial else None
         content = first["message"].get("content") if first else None
         if isinstance(content, str) and len(content) > self._text_out:
-            return data_event({"content": content[self._text_out:]})
+            return data_event({"content": content[self._text_out :]})
         return b""
 
     def _partial(self) -> dict[str, Any] | None:
@@ -308,10 +315,17 @@ class _Relay:
     async def _error_response(self, error: BaseException) -> None:
         body = orjson.dumps({"error": error_object(error)})
         self._started = True
-        await self._send({"type": "http.response.start", "status": failure_status(error), "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-cache"),
-        ]})
+        await self._send(
+            {
+                "type": "http.response.start",
+                "status": failure_status(error),
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
         await self._send({"type": "http.response.body", "body": body})
         self._ended = True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -16,7 +16,7 @@ class ByteStream(Protocol):
 
 
 #: What ``relay`` takes.
-Source = Union[ByteStream, AsyncIterable[bytes]]
+Source = ByteStream | AsyncIterable[bytes]
 
 
 def check_source(source: object) -> None:

@@ -33,8 +33,14 @@ FILES = {
 CHAT_PATH = "/ui/chat"
 
 
-def chat_page(app: ASGIApp | None = None, *, base_url: str | None = None, api_key: str | None = None,
-              model: str = "mock", on_complete: OnComplete | None = None) -> Starlette:
+def chat_page(
+    app: ASGIApp | None = None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    model: str = "mock",
+    on_complete: OnComplete | None = None,
+) -> Starlette:
     """The chat page, in front of ``app`` (which gets every other request).
 
     ``base_url`` is the server the page's questions go to (None: this same server's
@@ -79,7 +85,9 @@ def chat_page(app: ASGIApp | None = None, *, base_url: str | None = None, api_ke
         await clients.aclose()
 
     routes: list[BaseRoute] = [
-        Route("/", index), Route("/ui/config", config), Route(CHAT_PATH, chat, methods=["POST"]),
+        Route("/", index),
+        Route("/ui/config", config),
+        Route(CHAT_PATH, chat, methods=["POST"]),
         Route("/ui/{name}", static),
     ]
     if app is not None:
