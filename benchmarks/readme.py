@@ -52,9 +52,14 @@ def machine(results: dict[str, Any]) -> str:
     m = results["machine"]
     versions = ", ".join(f"{name} {version}" for name, version in m["versions"].items() if version)
     when = results.get("date", "")
+    dates = results.get("section_dates") or {}
+    later = sorted({date for date in dates.values() if date and date != when})
+    redone = [name for name, date in dates.items() if date != when]
     return (
         f"From the committed run{' of ' + when if when else ''}: {m['cpu_count']} vCPUs of an {m['cpu']}, "
-        f"{m['platform'].split('-with-')[0]}, Python {m['python']}; {versions}.\n"
+        f"{m['platform'].split('-with-')[0]}, Python {m['python']}; {versions}"
+        + (f" (sections {', '.join(redone)} redone on {', '.join(later)})" if redone else "")
+        + ".\n"
     )
 
 
@@ -92,7 +97,13 @@ def framing(results: dict[str, Any]) -> str:
                 row.append("-")
                 continue
             ratio = cell.get("x_faster_than_httpx_sse")
-            row.append(f"{_f(cell['us_per_chunk'])}" + (f" ({_f(ratio, 1)} x faster)" if ratio and ratio != 1 else ""))
+            if not ratio or ratio == 1:
+                versus = ""
+            elif ratio > 1:
+                versus = f" ({_f(ratio, 1)} x faster)"
+            else:
+                versus = f" ({_f(1 / ratio, 1)} x slower)"
+            row.append(_f(cell["us_per_chunk"]) + versus)
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out) + "\n"
 
@@ -178,6 +189,64 @@ def mock_server(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def dropin(results: dict[str, Any]) -> str:
+    """The drop-in against openai-python: stream state per chunk, client CPU per request on the
+    long generated stream, the largest recorded one and the small recorded ones."""
+    section = results["dropin"]
+    state = {(c["contender"], c["corpus"]): c for c in section["state"] if c["status"] == "ok"}
+    client = {(c["contender"], c["corpus"]): c for c in section["client"] if c["status"] == "ok"}
+    ours, theirs = "streamfold StreamState", "openai ChatCompletionStreamState"
+    ratio = section["ratios"]["state"]
+    out = [
+        "| | streamfold | openai-python | ratio |",
+        "|---|--:|--:|--:|",
+        "| `StreamState` vs `ChatCompletionStreamState`, µs per pre-built chunk (text / three tool calls) | "
+        + " / ".join(_f(state[(ours, corpus)]["us_per_chunk"], 1) for corpus in ("text", "tools"))
+        + " | "
+        + " / ".join(_f(state[(theirs, corpus)]["us_per_chunk"], 0) for corpus in ("text", "tools"))
+        + " | "
+        + " / ".join(f"{_f(ratio[corpus][ours], 1)} x" for corpus in ("text", "tools"))
+        + " |",
+    ]
+
+    def ms(contender: str, stream: str) -> float:
+        value: float = client[(contender, stream)]["median_ns"] / 1e6
+        return value
+
+    def chunks(stream: str) -> int:
+        found: int = client[("streamfold stream_chat", stream)]["chunks"]
+        return found
+
+    long_stream, largest = section["judged_streams"]
+    for stream, what in ((long_stream, "a generated stream"), (largest, "the largest recorded OpenAI stream")):
+        out.append(
+            f"| client CPU per request, `stream_chat` vs `.stream()`, {what} ({chunks(stream):,} chunks) | "
+            f"{_f(ms('streamfold stream_chat', stream))} ms | {_f(ms('openai .stream()', stream), 1)} ms | "
+            f"{_f(section['ratios']['client'][stream]['whole'], 1)} x |"
+        )
+    small = [stream for stream in section["ratios"]["client"] if stream not in (long_stream, largest)]
+    if small:
+        ours_ms = [ms("streamfold stream_chat", stream) for stream in small]
+        theirs_ms = [ms("openai .stream()", stream) for stream in small]
+        ratios = [section["ratios"]["client"][stream]["whole"] for stream in small]
+        sizes = [chunks(stream) for stream in small]
+        out.append(
+            f"| the same, the {len(small)} other recorded streams ({min(sizes)} to {max(sizes)} chunks) | "
+            f"{_f(min(ours_ms), 1)} to {_f(max(ours_ms), 1)} ms | {_f(min(theirs_ms), 1)} to {_f(max(theirs_ms), 1)} ms "
+            f"| {_f(min(ratios), 1)} x to {_f(max(ratios), 1)} x |"
+        )
+    above = section["ratios"]["client"]
+    out.append(
+        f"\nAbove a bare `create(stream=True)` whose bytes are drained (what both pay), `stream_chat` adds "
+        f"{_f(above[largest]['above_bare'], 1)} x less CPU than `.stream()` on the largest recorded stream and "
+        f"{_f(above[long_stream]['above_bare'], 1)} x less on the generated one.  Partial parsing of tool-call "
+        f"arguments costs {_f(section['partial_figures']['spread'])} times as much per byte at the largest "
+        f"size as at the smallest; re-parsing the text so far at every fragment (jiter) costs "
+        f"{_f(section['partial_figures']['jiter_x_per_byte'], 1)} x as much per byte at the smallest size."
+    )
+    return "\n".join(out) + "\n"
+
+
 def serving(results: dict[str, Any]) -> str:
     if __package__:
         from . import serving as section
@@ -200,6 +269,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "scaling": scaling,
     "e2e": e2e,
     "mock-server": mock_server,
+    "dropin": dropin,
     "serving": serving,
     "targets": target_table,
 }

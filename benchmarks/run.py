@@ -95,6 +95,24 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
     return results
 
 
+def merge(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """``earlier`` (a committed run) with the sections of ``later`` (an ``--only`` run) in place
+    of its own; each section's date is kept in ``section_dates``, the headline and the targets
+    are judged again over the whole."""
+    merged = dict(earlier)
+    dates = dict(earlier.get("section_dates") or dict.fromkeys(earlier.get("seconds", {}), earlier.get("date")))
+    seconds = dict(earlier.get("seconds", {}))
+    for name in later["seconds"]:
+        merged[name] = later[name]
+        seconds[name] = later["seconds"][name]
+        dates[name] = later["date"]
+    merged["seconds"], merged["section_dates"] = seconds, dates
+    merged["machine"] = later["machine"]
+    merged["headline"] = headline(merged)
+    merged["targets"] = targets.judge(merged)
+    return merged
+
+
 def headline(results: dict[str, Any]) -> dict[str, float | None]:
     """The ratios the README quotes, read off this run."""
     found: dict[str, float | None] = {}
@@ -176,7 +194,12 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds (the tests use it)")
-    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); its figures replace that section's in an existing results.json",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -199,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     results = measure(args.quick, args.only or SECTIONS, progress)
+    if args.only and out is not None and (out / "results.json").exists():
+        results = merge(json.loads((out / "results.json").read_text()), results)
+        progress(f"merged {', '.join(args.only)} into the run in {out / 'results.json'}")
     text = markdown(results)
     print(text)
     if out is not None:
