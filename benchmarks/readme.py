@@ -187,6 +187,15 @@ def serving(results: dict[str, Any]) -> str:
     return table
 
 
+def batch(results: dict[str, Any]) -> str:
+    if __package__:
+        from . import batch as section
+    else:
+        import batch as section  # type: ignore[no-redef]
+    table: str = section.markdown(results["batch"])
+    return table
+
+
 def target_table(results: dict[str, Any]) -> str:
     return targets.markdown(targets.judge(results))
 
@@ -201,6 +210,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "e2e": e2e,
     "mock-server": mock_server,
     "serving": serving,
+    "batch": batch,
     "targets": target_table,
 }
 
