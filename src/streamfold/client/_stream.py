@@ -90,6 +90,19 @@ class _StreamBase:
         self._quiet = False  # result() reads the rest: nobody wants the events
 
     @property
+    def status_code(self) -> int | None:
+        """The answer's HTTP status once the stream is open, else None."""
+        return None if self.response is None else self._transport.status(self.response)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The answer's headers (lower-case names) once the stream is open (``x-request-id``,
+        ``x-ratelimit-*``...), else empty."""
+        if self.response is None:
+            return {}
+        return {name.lower(): value for name, value in self._transport.headers(self.response).items()}
+
+    @property
     def partial(self) -> dict[str, Any] | None:
         """The completion folded so far (None before the first chunk)."""
         return self._acc.snapshot() if self._acc.chunks else None
