@@ -26,11 +26,11 @@ from collections.abc import Sequence
 
 from .._impl import IMPLEMENTATION
 from .._version import __version__
-from . import bench, chat, fold, serve
+from . import batch, bench, chat, fold, serve
 from .common import FAILED, INTERRUPTED, OK, PROG, USAGE, Parser, UsageError, error
 
 #: The subcommands, in the order ``--help`` lists them.
-COMMANDS = (chat, fold, serve, bench)
+COMMANDS = (chat, fold, serve, batch, bench)
 
 
 def build_parser() -> Parser:
@@ -38,7 +38,7 @@ def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
         description="Decode and fold OpenAI-style chat-completion streams (server-sent events); "
-        "ask a server; run a mock one; benchmark a server.",
+        "ask a server; run a batch of requests; run a mock one; benchmark a server.",
         epilog=f"'{PROG} COMMAND --help' for each command's options.",
     )
     parser.add_argument(

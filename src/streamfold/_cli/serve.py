@@ -64,6 +64,11 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
         "N",
         "the faults hit only the first N requests with these settings, so a retry succeeds (default: every request)",
     ),
+    "rate_limit_requests": (
+        "N",
+        "requests per minute, then 429 with Retry-After; x-ratelimit-* headers (default: none)",
+    ),
+    "rate_limit_tokens": ("N", "tokens per minute, then 429 with Retry-After; x-ratelimit-* headers (default: none)"),
 }
 
 

@@ -8,8 +8,17 @@ usage, and faults; a request overrides it with a JSON object in the ``x-streamfo
 header or a ``mock`` member of its body.
 """
 
-from ._app import MockApp, MockStats
+from ._app import LoggedRequest, MockApp, MockStats
 from ._config import CONFIG_FIELD, CONFIG_HEADER, MockConfig
 from ._server import MockServer, serve
 
-__all__ = ["CONFIG_FIELD", "CONFIG_HEADER", "MockApp", "MockConfig", "MockServer", "MockStats", "serve"]
+__all__ = [
+    "CONFIG_FIELD",
+    "CONFIG_HEADER",
+    "LoggedRequest",
+    "MockApp",
+    "MockConfig",
+    "MockServer",
+    "MockStats",
+    "serve",
+]

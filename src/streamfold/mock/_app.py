@@ -1,10 +1,12 @@
 """The mock OpenAI-compatible server: a plain ASGI application (no framework).
 
-``POST /v1/chat/completions`` (streaming or not) and ``GET /v1/models``.  The server's
+``POST /v1/chat/completions`` (streaming or not), ``GET /v1/models`` and ``GET /mock/requests``
+(the request log, as JSON: what tests measure achieved rates from).  The server's
 ``MockConfig`` can be overridden per request by a JSON object in the
 ``x-streamfold-mock`` header or in a ``mock`` member of the request body.
-``MockApp.stats`` counts requests, finished streams and client disconnects, so tests can
-see what the server saw.
+``MockApp.stats`` counts requests, finished streams and client disconnects, and
+``MockApp.requests`` logs every chat request (``LoggedRequest``), so tests can see what the
+server saw.  Every chat answer has an ``x-request-id``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from ._generate import (
     delays,
     encode,
     split_point,
+    usage_of,
 )
 from ._pacer import Pacer
 from ._providers import SHAPES
+from ._ratelimit import RateLimits
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,6 +60,23 @@ class MockStats:
     last_body: Any = None
 
 
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One chat request as the server saw it: when it arrived (``time.monotonic()`` of the
+    server's process), its ``x-request-id``, the request's ``user`` member (a batch can put
+    its custom_id there), the status answered, and the tokens of its answer (as the mock
+    counts usage; 0 when refused)."""
+
+    arrived: float
+    request_id: str
+    user: str | None
+    status: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+#: Chat requests the log keeps (the most recent ones).
+REQUEST_LOG_SIZE = 100_000
 #: Answers kept encoded, by request shape (the most recently used ones).
 CACHED_ANSWERS = 256
 #: Sleeps at least this long wake early when the client leaves (shorter ones just end).
@@ -86,6 +107,10 @@ class MockApp:
         self._answers: collections.OrderedDict[tuple[Any, ...], Answer] = collections.OrderedDict()
         self._paced_on: asyncio.AbstractEventLoop | None = None
         self._paced_by: Pacer | None = None
+        #: the chat requests, oldest first (at most ``REQUEST_LOG_SIZE``)
+        self.requests: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self._limits = RateLimits(self.config.rate_limit_requests, self.config.rate_limit_tokens)
+        self._numbered = 0
 
     def _pacer(self) -> Pacer:
         """The pacer of the running loop (made on first use; a new loop gets a new one)."""
@@ -132,6 +157,8 @@ class MockApp:
                 await _json(send, 405, _error("method not allowed", "invalid_request_error"))
                 return
             await self._chat(scope, receive, send)
+        elif path.rstrip("/") == "/mock/requests" and method == "GET":
+            await _json(send, 200, {"requests": [dataclasses.asdict(entry) for entry in self.requests]})
         elif path.rstrip("/").endswith("/models") and method == "GET":
             await _json(
                 send,
@@ -167,15 +194,39 @@ class MockApp:
             await _json(send, 400, _error(str(exc), "invalid_request_error"))
             return
         config = self._this_time(config)
-        if config.status != 200:
-            headers = [] if config.retry_after is None else [(b"retry-after", str(config.retry_after).encode())]
-            await _json(send, config.status, _error(f"mock status {config.status}", "mock_error"), headers)
+        self._numbered += 1
+        request_id = f"req_mock{self._numbered:08d}"
+        headers = [(b"x-request-id", request_id.encode())]
+        usage = usage_of(config, request)
+        status, retry_after = config.status, config.retry_after
+        if status == 200 and self._limits.active:
+            wait = self._limits.admit(usage["prompt_tokens"] + usage["completion_tokens"])
+            if wait:
+                status, retry_after = 429, round(wait, 3)
+            headers += self._limits.headers()
+        user = request.get("user")
+        counted = status == 200
+        self.requests.append(
+            LoggedRequest(
+                arrived=received,
+                request_id=request_id,
+                user=user if isinstance(user, str) else None,
+                status=status,
+                prompt_tokens=usage["prompt_tokens"] if counted else 0,
+                completion_tokens=usage["completion_tokens"] if counted else 0,
+            )
+        )
+        if status != 200:
+            if retry_after is not None:
+                headers.append((b"retry-after", str(retry_after).encode()))
+            message = "mock rate limit reached" if config.status == 200 else f"mock status {status}"
+            await _json(send, status, _error(message, "mock_error"), headers)
             return
         answer = self._answer(config, request, body)
         if not request.get("stream"):
-            await _json(send, 200, _whole(answer.events))
+            await _json(send, 200, _whole(answer.events), headers)
             return
-        await self._stream(config, answer, receive, send, received)
+        await self._stream(config, answer, receive, send, received, headers)
 
     def _this_time(self, config: MockConfig) -> MockConfig:
         """The config without its faults once they have hit ``fault_times`` requests."""
@@ -188,7 +239,15 @@ class MockApp:
             config, status=200, retry_after=None, error_after=None, close_after=None, stall_after=None
         )
 
-    async def _stream(self, config: MockConfig, answer: Answer, receive: Receive, send: Send, received: float) -> None:
+    async def _stream(
+        self,
+        config: MockConfig,
+        answer: Answer,
+        receive: Receive,
+        send: Send,
+        received: float,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
         self.stats.streams_started += 1
         await send(
             {
@@ -197,6 +256,7 @@ class MockApp:
                 "headers": [
                     (b"content-type", b"text/event-stream; charset=utf-8"),
                     (b"cache-control", b"no-cache"),
+                    *headers,
                 ],
             }
         )

@@ -38,7 +38,9 @@ class MockConfig:
     an in-band error; after ``close_after`` chunks the connection is dropped; after
     ``stall_after`` chunks nothing more is sent; with ``fault_times`` set, the faults hit
     only the first ``fault_times`` requests made with these same settings (a retry then
-    succeeds).  ``seed`` makes the output reproducible.  ``provider`` shapes the chunks as
+    succeeds).  Rate limits (server-wide: a request's own settings cannot change them):
+    ``rate_limit_requests`` and ``rate_limit_tokens`` per minute, passed: a 429 with
+    ``Retry-After``; told in ``x-ratelimit-*`` headers (see ``_ratelimit.py``).  ``seed`` makes the output reproducible.  ``provider`` shapes the chunks as
     that server does (``openai``, ``azure``, ``groq``, ``deepseek``, ``openrouter``,
     ``ollama``, ``vllm``, ``gemini``, ``mistral``, ``writer``: see ``_providers.py``).
     """
@@ -66,6 +68,8 @@ class MockConfig:
     seed: int = 0
     provider: str = "openai"
     fault_times: int | None = None
+    rate_limit_requests: int | None = None
+    rate_limit_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "reasoning_tokens", "tool_calls", "keepalive_every"):
@@ -85,6 +89,10 @@ class MockConfig:
             raise ValueError(f"provider must be one of {', '.join(SHAPES)}, got {self.provider!r}")
         if self.fault_times is not None and self.fault_times < 0:
             raise ValueError(f"fault_times must be >= 0, got {self.fault_times}")
+        for name in ("rate_limit_requests", "rate_limit_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 (per minute), got {value}")
         if self.n is not None and self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
 

@@ -267,6 +267,11 @@ def output_count(config: MockConfig, request: dict[str, Any]) -> int:
     return config.output_tokens
 
 
+def usage_of(config: MockConfig, request: dict[str, Any]) -> dict[str, Any]:
+    """The usage the answer to ``request`` reports (whether it is sent or not)."""
+    return _usage(config, request, config.n if config.n is not None else int(request.get("n") or 1))
+
+
 def _usage(config: MockConfig, request: dict[str, Any], n: int) -> dict[str, Any]:
     """Usage as the mock counts it: one token per word of text or reasoning, one per 4
     characters of tool arguments, one per word of the prompt's messages."""
