@@ -976,3 +976,17 @@ def test_three_hundred_concurrent_streams_and_no_hidden_cap(server: MockServer, 
 def test_client_module_exports() -> None:
     assert streamfold.Client is client_module.Client and streamfold.APIStatusError is APIStatusError
     assert client_module.Timeout is Timeout and streamfold.run is not None
+
+
+def test_an_open_stream_has_its_status_and_headers(server: MockServer) -> None:
+    async def main() -> tuple[int | None, dict[str, str], dict[str, str]]:
+        async with streamfold.AsyncClient(base_url=server.base_url) as client:
+            stream = client.stream_chat(model="m", messages=[{"role": "user", "content": "hi"}])
+            before = stream.headers
+            async with stream:
+                await stream.result()
+                return stream.status_code, before, stream.headers
+
+    status, before, headers = asyncio.run(main())
+    assert status == 200 and before == {}
+    assert headers["x-request-id"].startswith("req_mock") and headers["content-type"].startswith("text/event-stream")
