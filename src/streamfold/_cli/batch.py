@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -182,6 +183,7 @@ def _on_ray(args: argparse.Namespace) -> int:
         on_ray.need_ray()
     except ImportError as exc:
         raise UsageError(str(exc)) from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its plan and timings, not the user's output
     started = time.perf_counter()
     interval = args.progress_interval or PLAIN_INTERVAL_S
     shown = [started]
