@@ -256,6 +256,15 @@ def serving(results: dict[str, Any]) -> str:
     return table
 
 
+def batch(results: dict[str, Any]) -> str:
+    if __package__:
+        from . import batch as section
+    else:
+        import batch as section  # type: ignore[no-redef]
+    table: str = section.markdown(results["batch"])
+    return table
+
+
 def target_table(results: dict[str, Any]) -> str:
     return targets.markdown(targets.judge(results))
 
@@ -271,6 +280,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "mock-server": mock_server,
     "dropin": dropin,
     "serving": serving,
+    "batch": batch,
     "targets": target_table,
 }
 

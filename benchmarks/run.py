@@ -7,7 +7,9 @@ CPU per request, partial arguments), ``e2e`` (whole requests against the mock se
 clients pinned to separate CPUs: 256 and 1,024 streams in flight with no delay between
 chunks, 1,024 at 20 ms; and the mock server's CPU per chunk before and after it was made
 cheap) and ``serving`` (the distortion of ``streamfold bench`` and of AIPerf, side by side,
-against the mock at 1, 256 and 1,024 streams).  The speed targets (``targets.py``) are judged on the run's ratios and printed
+against the mock at 1, 256 and 1,024 streams) and ``batch`` (``streamfold batch`` against a
+cookbook-style loop over ``AsyncOpenAI`` at 256 and 1,024 in flight, and its peak memory at
+10,000 and 100,000 requests).  The speed targets (``targets.py``) are judged on the run's ratios and printed
 last.  A full run writes
 ``results.json`` (every figure, the machine, the versions), ``results.md`` (the tables) and
 the charts ``decoders.png`` and ``scaling.png`` (with matplotlib) into ``--out``
@@ -48,6 +50,15 @@ def _e2e() -> Any:
     return e2e
 
 
+def _batch() -> Any:
+    """The batch section's module (imported when it runs)."""
+    if __package__:
+        from . import batch
+    else:
+        import batch  # type: ignore[no-redef]
+    return batch
+
+
 def _serving() -> Any:
     """The serving benchmark's section (imported when it runs)."""
     if __package__:
@@ -57,7 +68,7 @@ def _serving() -> Any:
     return serving
 
 
-SECTIONS = ("decoders", "framing", "scaling", "dropin", "e2e", "serving")
+SECTIONS = ("decoders", "framing", "scaling", "dropin", "e2e", "serving", "batch")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -86,8 +97,10 @@ def measure(quick: bool, sections: Sequence[str], progress: Callable[[str], None
             results[name] = dropin.run(dropin.QUICK if quick else dropin.FULL, progress)
         elif name == "e2e":
             results[name] = _e2e().run(quick=quick, progress=progress)
-        else:
+        elif name == "serving":
             results[name] = _serving().run(quick=quick, progress=progress)
+        else:
+            results[name] = _batch().run(quick=quick, progress=progress)
         results["seconds"][name] = round(time.perf_counter() - started, 1)
         progress(f"[{name}] done in {results['seconds'][name]:.0f} s")
     results["headline"] = headline(results)
@@ -131,6 +144,20 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
         found[f"python_x_floor_{corpus}"] = cell("streamfold (pure Python)", corpus, "x_floor")
     found.update(dropin_headline(results.get("dropin")))
     found.update(e2e_headline(results.get("e2e")))
+    found.update(batch_headline(results.get("batch")))
+    return found
+
+
+def batch_headline(section: dict[str, Any] | None) -> dict[str, float | None]:
+    """streamfold batch over the cookbook loop at each level (requests/s, CPU per chunk), and
+    its peak memory at the largest request count over the smallest."""
+    found: dict[str, float | None] = {}
+    if not section:
+        return found
+    for level, pair in _batch().ratios(section).items():
+        found[f"batch_requests_per_s_x_cookbook_at_{level}"] = pair["requests_per_s_x"]
+        found[f"batch_cpu_per_chunk_x_below_cookbook_at_{level}"] = pair["cpu_per_chunk_x"]
+    found["batch_memory_growth"] = _batch().memory_growth(section)
     return found
 
 
@@ -187,6 +214,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["### End to end over loopback\n", _e2e().markdown(results["e2e"])]
     if "serving" in results:
         lines += ["### Serving benchmark: distortion against the mock\n", _serving().markdown(results["serving"])]
+    if "batch" in results:
+        lines += ["### Batch: streamfold batch against a loop over AsyncOpenAI\n", _batch().markdown(results["batch"])]
     lines += ["### Targets\n", targets.markdown(results["targets"])]
     return "\n".join(lines)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +86,18 @@ def add_parser(commands: Any) -> None:
         metavar="S",
         help=f"after Ctrl-C, seconds the requests in flight get to finish ({DEFAULT_GRACE_S:g})",
     )
-    # -- the Ray part (issue 14, second part) adds `--ray [ADDRESS]` here -------------------
+    cluster = parser.add_argument_group("on a Ray cluster (streamfold[ray])")
+    cluster.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on a Ray cluster: ADDRESS (ray://HOST:10001, auto), else RAY_ADDRESS, else a new local one; "
+        "--concurrency, --rpm and --tpm are divided among the actors",
+    )
+    cluster.add_argument(
+        "--actors", type=positive_int, default=2, metavar="N", help="with --ray: actors in the pool (2)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -93,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such input file: {args.input}")
     if Path(args.output).is_dir():
         raise UsageError(f"the output is a directory: {args.output}")
+    if args.ray is not None:
+        return _on_ray(args)
     from .._run import run as run_loop
 
     return run_loop(_batch(args))
@@ -133,9 +148,7 @@ async def _batch(args: argparse.Namespace) -> int:
             signals.remove()
             if progress is not None:
                 await progress.close()
-    sys.stderr.write(summary.text() + "\n")
-    if args.summary:
-        Path(args.summary).write_bytes(orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    status = _report(args, summary)
     if signals.received is not None:
         left = total - summary.done
         error(
@@ -143,10 +156,63 @@ async def _batch(args: argparse.Namespace) -> int:
             f"run the same command again to resume (the {summary.done:,} done are in {args.output})"
         )
         return TERMINATED if signals.received == signal.SIGTERM else INTERRUPTED
+    return status
+
+
+def _report(args: argparse.Namespace, summary: Any) -> int:
+    """The summary on stderr (and as JSON in ``--summary``); the exit status it calls for."""
+    sys.stderr.write(summary.text() + "\n")
+    if args.summary:
+        Path(args.summary).write_bytes(orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     if summary.failed:
         error(f"{summary.failed:,} of {summary.done:,} requests failed (their output lines have the error)")
         return FAILED
     return OK
+
+
+def _on_ray(args: argparse.Namespace) -> int:
+    """``--ray``: the run on a Ray cluster (``streamfold.batch.ray``), plain progress lines."""
+    if args.ordered:
+        raise UsageError("--ordered cannot be used with --ray")
+    from ..batch import Summary
+    from ..batch._progress import PLAIN_INTERVAL_S, progress_line
+
+    try:
+        from ..batch import ray as on_ray
+
+        on_ray.need_ray()
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its plan and timings, not the user's output
+    started = time.perf_counter()
+    interval = args.progress_interval or PLAIN_INTERVAL_S
+    shown = [started]
+
+    def progress(live: Summary) -> None:
+        now = time.perf_counter()
+        if args.progress and now - shown[0] >= interval:
+            shown[0] = now
+            sys.stderr.write(progress_line(live, None, now - started) + "\n")
+
+    try:
+        summary = on_ray.run(
+            args.input,
+            args.output,
+            address=args.ray or None,
+            actors=args.actors,
+            progress=progress,
+            base_url=args.base_url,
+            api_key=args.api_key,
+            concurrency=args.concurrency,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            max_retries=args.max_retries,
+            timeout=args.timeout,
+        )
+    except KeyboardInterrupt:
+        error(f"interrupted; run the same command again to resume (what finished is in {args.output})")
+        return INTERRUPTED
+    return _report(args, summary)
 
 
 class _Signals:
