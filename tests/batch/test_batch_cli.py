@@ -121,8 +121,11 @@ def test_invalid_lines_are_reported_and_written_as_errors(server: MockServer, tm
     assert "url must be /v1/chat/completions" in invalid[6]["error"]["message"]
     assert "method must be POST" in invalid[8]["error"]["message"]
     assert sorted(record["custom_id"] for record in records if not record["error"]) == ["c0", "c1"]
+    said = [line for line in proc.stderr.decode().splitlines() if line.startswith("streamfold: warning: line ")]
+    assert said == [f"streamfold: warning: {invalid[number]['error']['message']}" for number in (2, 3, 5, 6, 8)]
     again = run("batch", str(source), "-o", str(output), "--base-url", server.base_url, "--no-progress")
     assert again.returncode == 0 and len(read_output(output)) == 7  # resumed: the invalid lines are not written twice
+    assert b"warning: line" not in again.stderr  # nor said again
 
 
 def test_ordered_output_and_summary_json(server: MockServer, tmp_path: Path) -> None:

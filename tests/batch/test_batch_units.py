@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from streamfold.batch import InvalidLine, ReorderBuffer, Request, Summary, estimate_tokens, read_requests
-from streamfold.batch._limits import TokenBucket, parse_reset
+from streamfold.batch._limits import Limiter, TokenBucket, parse_reset
 from streamfold.batch._output import record_for
 
 
@@ -38,6 +38,23 @@ def test_bucket_debt_and_refund() -> None:
     assert bucket.wait() == 0.0 and bucket.level == 10  # full: one second's worth
     bucket.follow(60, None, None)  # the server's lower limit wins
     assert bucket.per_minute == 60
+
+
+def test_a_share_of_the_limits_takes_its_part_of_what_the_headers_say() -> None:
+    now = [0.0]
+    limiter = Limiter(concurrency=4, share=0.25, clock=lambda: now[0])
+    limiter.observe({"x-ratelimit-limit-requests": "1200"})
+    assert limiter.requests.per_minute == 300  # a quarter of the account's limit
+    now[0] = 10.0  # the bucket has filled: one second's worth of its share, 5
+    limiter.observe({"x-ratelimit-remaining-requests": "8"})
+    assert limiter.requests.level == 2  # a quarter of what is left
+    limiter.observe({"x-ratelimit-limit-tokens": "40000", "x-ratelimit-remaining-tokens": "0"})
+    assert limiter.tokens.per_minute == 10000 and limiter.tokens.level == 0
+    whole = Limiter(concurrency=4, clock=lambda: now[0])
+    whole.observe({"x-ratelimit-limit-requests": "1200"})
+    assert whole.requests.per_minute == 1200
+    with pytest.raises(ValueError, match="share"):
+        Limiter(concurrency=4, share=0)
 
 
 def test_reorder_buffer_keeps_input_order_within_its_window() -> None:

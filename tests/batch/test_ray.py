@@ -138,6 +138,8 @@ def test_the_command_line_runs_on_the_cluster_at_its_address(cluster: str, serve
         "ok": 32,
         "stream_error": 4,
     }
+    said = [line for line in proc.stderr.decode().splitlines() if line.startswith("streamfold: warning: line ")]
+    assert [line.split()[3] for line in said] == ["6", "10"]  # each invalid line said, with its number
     refused = run(*args, "--ray", cluster, "--ordered")
     assert one_error(refused, 2) == "--ordered cannot be used with --ray"
 

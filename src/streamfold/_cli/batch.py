@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,13 @@ async def _batch(args: argparse.Namespace) -> int:
             progress.start()
         try:
             summary = await fold_requests(
-                read_requests(args.input), options, out.append, skip=done, stop=stop, abandon=abandon, live=live
+                _InvalidLines().said(read_requests(args.input), done),
+                options,
+                out.append,
+                skip=done,
+                stop=stop,
+                abandon=abandon,
+                live=live,
             )
         finally:
             signals.remove()
@@ -194,6 +201,7 @@ def _on_ray(args: argparse.Namespace) -> int:
             shown[0] = now
             sys.stderr.write(progress_line(live, None, now - started) + "\n")
 
+    invalid = _InvalidLines()
     try:
         summary = on_ray.run(
             args.input,
@@ -201,6 +209,7 @@ def _on_ray(args: argparse.Namespace) -> int:
             address=args.ray or None,
             actors=args.actors,
             progress=progress,
+            on_invalid=invalid,
             base_url=args.base_url,
             api_key=args.api_key,
             concurrency=args.concurrency,
@@ -213,6 +222,33 @@ def _on_ray(args: argparse.Namespace) -> int:
         error(f"interrupted; run the same command again to resume (what finished is in {args.output})")
         return INTERRUPTED
     return _report(args, summary)
+
+
+class _InvalidLines:
+    """Invalid input lines said on stderr as they are found (the first ``SHOWN``, then how
+    many more); each is also written to the output as an error record."""
+
+    SHOWN = 20
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, invalid: Any) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            warning(invalid.message)
+        elif self.count == self.SHOWN + 1:
+            warning("more invalid lines: each is in the output with its error")
+
+    def said(self, items: Iterator[Any], done: Collection[str]) -> Iterator[Any]:
+        """``items`` unchanged, saying each invalid line not already in the output."""
+        from ..batch import InvalidLine
+        from ..batch._output import line_key
+
+        for item in items:
+            if isinstance(item, InvalidLine) and line_key(item.line) not in done:
+                self(item)
+            yield item
 
 
 class _Signals:

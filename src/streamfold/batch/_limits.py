@@ -141,12 +141,18 @@ class Limiter:
         concurrency: int,
         rpm: float | None = None,
         tpm: float | None = None,
+        share: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {share}")
         self._clock = clock
         self.concurrency = concurrency
+        #: this run's part of the server's limits (a Ray actor's 1 / actors): what the
+        #: ``x-ratelimit-*`` headers say of the whole account is scaled by it
+        self.share = share
         self.slots = asyncio.Semaphore(concurrency)
         self.requests = TokenBucket(rpm, clock)
         self.tokens = TokenBucket(tpm, clock)
@@ -192,7 +198,11 @@ class Limiter:
             reset_text = headers.get(f"x-ratelimit-reset-{name}")
             reset = parse_reset(reset_text) if reset_text is not None else None
             if limit is not None or remaining is not None:
-                bucket.follow(limit, remaining, reset)
+                bucket.follow(
+                    None if limit is None else limit * self.share,
+                    None if remaining is None else remaining * self.share,
+                    reset,
+                )
 
 
 def _number(text: str | None) -> float | None:

@@ -50,7 +50,9 @@ class BatchOptions:
     concurrency); ``timeout``: seconds to wait for each read of an answer (a stalled stream
     fails after that long); ``connect_timeout``: seconds to connect; ``headers``: sent with
     every request; ``http_client``: the caller's, for ``AsyncClient``; ``retry_delay``:
-    the first wait before a retry (doubling up to ``max_retry_delay``).
+    the first wait before a retry (doubling up to ``max_retry_delay``); ``limit_share``:
+    this process's part of the server's limits, which scales what its ``x-ratelimit-*``
+    headers say (a Ray actor's is 1 / actors, as its ``rpm`` and ``tpm`` are).
     """
 
     base_url: str | None = None
@@ -67,6 +69,7 @@ class BatchOptions:
     http_client: Any = None
     retry_delay: float = 0.5
     max_retry_delay: float = 8.0
+    limit_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -75,6 +78,8 @@ class BatchOptions:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 (or None for no limit), got {value}")
+        if not 0 < self.limit_share <= 1:
+            raise ValueError(f"limit_share must be in (0, 1], got {self.limit_share}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
 
@@ -127,7 +132,9 @@ class _Run:
         self.stop = stop
         self.abandon = abandon
         self.summary = summary
-        self.limiter = Limiter(concurrency=options.concurrency, rpm=options.rpm, tpm=options.tpm)
+        self.limiter = Limiter(
+            concurrency=options.concurrency, rpm=options.rpm, tpm=options.tpm, share=options.limit_share
+        )
         self.policy = options.retry_policy()
         self.reorder = ReorderBuffer(emit, options.window) if options.ordered else None
         self._emit = emit

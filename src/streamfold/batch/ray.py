@@ -13,8 +13,8 @@ hold across batches.  The records stream back to the driver (``iter_batches``), 
 appends them to the output with the same ``OutputFile`` as a single-machine run: same
 format, same crash-safe appends, same resume rule.
 
-Each actor follows the ``x-ratelimit-*`` headers on its own; the counts a server sends are
-the whole account's, so with many actors set ``rpm`` / ``tpm`` to stay under them.
+Each actor follows the ``x-ratelimit-*`` headers on its own, scaled by its share (the
+counts a server sends are the whole account's: an actor takes 1 / actors of them).
 """
 
 from __future__ import annotations
@@ -112,7 +112,13 @@ class FoldActor:
 
 
 def _blocks(
-    items: Iterator[Request | InvalidLine], done: set[str], out: OutputFile, summary: Summary, rows: int, ray: Any
+    items: Iterator[Request | InvalidLine],
+    done: set[str],
+    out: OutputFile,
+    summary: Summary,
+    rows: int,
+    ray: Any,
+    on_invalid: Callable[[InvalidLine], None] | None,
 ) -> list[Any]:
     """Object refs of pyarrow tables of the requests left to run; invalid lines written now."""
     pyarrow = importlib.import_module("pyarrow")
@@ -130,6 +136,8 @@ def _blocks(
         elif isinstance(item, InvalidLine):
             record = record_for_invalid(item)
             out.append(record)
+            if on_invalid is not None:
+                on_invalid(item)
             summary.record(record)
         else:
             columns["custom_id"].append(item.custom_id)
@@ -151,6 +159,7 @@ def run(
     actor_cpus: float = 1.0,
     batch_size: int | None = None,
     progress: Callable[[Summary], None] | None = None,
+    on_invalid: Callable[[InvalidLine], None] | None = None,
     **options: Any,
 ) -> Summary:
     """Run the requests of ``input`` into ``output`` on a Ray cluster; returns the ``Summary``.
@@ -160,7 +169,8 @@ def run(
     pool's size, each reserving ``actor_cpus`` CPUs; ``options``: those of ``BatchOptions``,
     ``concurrency``, ``rpm`` and ``tpm`` being the whole run's (each actor gets its share).
     ``batch_size``: requests per batch handed to an actor (default: half its concurrency).
-    ``progress``: called with the summary so far after each batch of records is written.
+    ``progress``: called with the summary so far after each batch of records is written;
+    ``on_invalid``: called with each invalid input line as its error record is written.
     """
     if actors < 1:
         raise ValueError(f"actors must be >= 1, got {actors}")
@@ -173,6 +183,7 @@ def run(
         concurrency=max(1, -(-whole.concurrency // actors)),
         rpm=share(whole.rpm, actors),
         tpm=share(whole.tpm, actors),
+        limit_share=whole.limit_share / actors,
     )
     BatchOptions(**per_actor)  # refuse a bad share before the cluster starts
     rows = batch_size or max(1, per_actor["concurrency"] // 2)
@@ -187,7 +198,7 @@ def run(
         out = OutputFile(output)
         done = out.done_ids()
         with out:
-            refs = _blocks(read_requests(input), done, out, summary, rows * BLOCK_BATCHES, ray)
+            refs = _blocks(read_requests(input), done, out, summary, rows * BLOCK_BATCHES, ray, on_invalid)
             if refs:
                 dataset = ray.data.from_arrow_refs(refs).map_batches(
                     FoldActor,
