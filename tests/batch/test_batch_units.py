@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from streamfold.batch import InvalidLine, ReorderBuffer, Request, Summary, estimate_tokens, read_requests
+from streamfold.batch._keys import KeySet
 from streamfold.batch._limits import Limiter, TokenBucket, parse_reset
 from streamfold.batch._output import record_for
 
@@ -118,3 +119,17 @@ def test_read_requests_forces_streaming_and_numbers_lines() -> None:
     assert isinstance(items[1], Request) and items[1].line == 3
     assert isinstance(items[2], InvalidLine) and items[2].line == 4 and "duplicate" in items[2].message
     assert isinstance(items[3], InvalidLine) and "messages must be a list" in items[3].message
+
+
+def test_a_key_set_holds_what_was_added_and_only_that() -> None:
+    keys = KeySet(["a", "b"])
+    assert "a" in keys and "b" in keys and "c" not in keys and len(keys) == 2
+    assert keys.add("c") is True and keys.add("c") is False and len(keys) == 3
+    assert 7 not in keys and "" not in keys and keys.add("") is True and "" in keys
+    assert keys.add("naïve \ud800") is True and "naïve \ud800" in keys  # any str, lone surrogates too
+    many = [f"req-{number}" for number in range(20_000)]  # grows many times over
+    for key in many:
+        assert keys.add(key) is True
+    assert all(key in keys for key in many) and len(keys) == 20_005
+    assert not any(f"req-{number}" in keys for number in range(20_000, 40_000))
+    assert all(keys.add(key) is False for key in many[::97])

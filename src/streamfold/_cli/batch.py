@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +240,7 @@ class _InvalidLines:
         elif self.count == self.SHOWN + 1:
             warning("more invalid lines: each is in the output with its error")
 
-    def said(self, items: Iterator[Any], done: Collection[str]) -> Iterator[Any]:
+    def said(self, items: Iterator[Any], done: Container[str]) -> Iterator[Any]:
         """``items`` unchanged, saying each invalid line not already in the output."""
         from ..batch import InvalidLine
         from ..batch._output import line_key

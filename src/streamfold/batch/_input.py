@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from ._keys import KeySet
+
 #: The urls a line may name (the Batch API's, and the same path without its version).
 CHAT_URLS = frozenset({"/v1/chat/completions", "/chat/completions"})
 
@@ -48,9 +50,9 @@ def read_requests(source: Source) -> Iterator[Request | InvalidLine]:
 
     Blank lines are skipped (they keep their number).  Every body gets ``stream: true`` and
     ``stream_options.include_usage: true``.  Remembers the ``custom_id`` values seen, to
-    find duplicates: that set is the only memory that grows with the input.
+    find duplicates: that ``KeySet`` (a digest per key) is the only memory that grows with the input.
     """
-    seen: set[str] = set()
+    seen = KeySet()
     for number, item in enumerate(_items(source), start=1):
         if isinstance(item, (str, bytes)) and not item.strip():
             continue
@@ -68,7 +70,7 @@ def _items(source: Source) -> Iterator[dict[str, Any] | str | bytes]:
         yield from source
 
 
-def check_line(item: dict[str, Any] | str | bytes, number: int, seen: set[str]) -> Request | InvalidLine:
+def check_line(item: dict[str, Any] | str | bytes, number: int, seen: KeySet) -> Request | InvalidLine:
     """One line (or dict) as a ``Request``, or the ``InvalidLine`` saying what is wrong with it."""
     if isinstance(item, (str, bytes)):
         try:
@@ -86,7 +88,7 @@ def check_line(item: dict[str, Any] | str | bytes, number: int, seen: set[str]) 
     return Request(custom_id, streamed(item["body"]), number)
 
 
-def _problem(item: dict[str, Any], custom_id: str, seen: set[str]) -> str | None:
+def _problem(item: dict[str, Any], custom_id: str, seen: KeySet) -> str | None:
     if custom_id in seen:
         return "duplicate custom_id (an earlier line has it)"
     method = item.get("method", "POST")

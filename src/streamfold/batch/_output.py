@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from ._input import InvalidLine
+from ._keys import KeySet
 
 #: The error code of a record for an input line that could not be run.
 INVALID = "invalid_request"
@@ -96,10 +97,10 @@ class OutputFile:
         #: bytes cut off the end by ``done_ids`` (a line a killed process did not finish)
         self.truncated = 0
 
-    def done_ids(self) -> set[str]:
+    def done_ids(self) -> KeySet:
         """The keys (``record_key``) of the records already in the file; a last line with no
         newline, or one that is not a whole JSON record, is cut off the file."""
-        done: set[str] = set()
+        done = KeySet()
         if not self.path.exists():
             return done
         good_end = 0

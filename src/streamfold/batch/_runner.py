@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -106,7 +106,7 @@ async def fold_requests(
     options: BatchOptions,
     emit: Emit,
     *,
-    skip: Collection[str] = (),
+    skip: Container[str] = (),
     stop: asyncio.Event | None = None,
     abandon: asyncio.Event | None = None,
     live: Summary | None = None,
@@ -148,7 +148,7 @@ class _Run:
         elif record is not None:
             self._emit(record)
 
-    async def fold(self, requests: Iterable[Item] | AsyncIterable[Item], skip: Collection[str]) -> Summary:
+    async def fold(self, requests: Iterable[Item] | AsyncIterable[Item], skip: Container[str]) -> Summary:
         started = time.perf_counter()
         tasks: set[asyncio.Task[None]] = set()
         index = 0

@@ -23,7 +23,7 @@ import asyncio
 import importlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Container, Iterator
 from typing import Any
 
 import orjson
@@ -113,7 +113,7 @@ class FoldActor:
 
 def _blocks(
     items: Iterator[Request | InvalidLine],
-    done: set[str],
+    done: Container[str],
     out: OutputFile,
     summary: Summary,
     rows: int,
