@@ -9,7 +9,8 @@ needs: read the Batch-API JSONL line by line, an ``asyncio.Semaphore`` for the n
 flight, ``await client.chat.completions.create(stream=True)`` for each request, its chunks
 accumulated with openai-python's own ``ChatCompletionStreamState``, and one JSON line per
 finished request written as it finishes (``custom_id`` and the completion, or the error).
-No rate limits, no retries, no resume: the peer does what the loop in a notebook does.
+No rate limits and no resume, and only the openai client's own retries (two, its default):
+the peer does what the loop in a notebook does.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ KEEPALIVE = 100
 
 
 def _client(base_url: str, concurrency: int) -> Any:
-    """An ``AsyncOpenAI`` whose pool has room for ``concurrency`` streams, no retries."""
+    """An ``AsyncOpenAI`` whose pool has room for ``concurrency`` streams, with openai's default retries."""
     import httpx
     import openai
 
     limits = httpx.Limits(max_connections=max(1000, concurrency + 16), max_keepalive_connections=KEEPALIVE)
     http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=120.0)
-    return openai.AsyncOpenAI(base_url=base_url, api_key="cookbook", max_retries=0, http_client=http)
+    return openai.AsyncOpenAI(base_url=base_url, api_key="cookbook", http_client=http)
 
 
 async def _one(client: Any, request: dict[str, Any], gate: asyncio.Semaphore, out: TextIO) -> bool:
