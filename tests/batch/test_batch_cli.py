@@ -1,5 +1,5 @@
 """``streamfold batch`` in a subprocess against the real mock: interrupted and resumed, killed
-and resumed, invalid lines, ``--ordered``, ``--summary``, progress lines, usage errors."""
+and resumed, invalid lines, ``--ordered``, ``--summary``, progress (lines, and a live bar on a pty), usage errors."""
 
 from __future__ import annotations
 
@@ -157,3 +157,34 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert "no such input file" in one_error(run("batch", str(tmp_path / "none.jsonl"), "-o", "x"), 2)
     assert "required" in one_error(run("batch", "in.jsonl"), 2)
     assert "must be a whole number >= 1" in one_error(run("batch", "in.jsonl", "-o", "x", "--concurrency", "0"), 2)
+
+
+def test_a_live_bar_on_a_terminal(server: MockServer, tmp_path: Path) -> None:
+    """stderr a terminal (a pty): the progress is redrawn in place, not printed line after line."""
+    import os
+    import pty
+
+    source, output = write_lines(tmp_path / "in.jsonl", _lines(40)), tmp_path / "out.jsonl"
+    command = _batch(server, source, output, "--concurrency", "2", "--progress")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave, env=cli_env()
+        )
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                piece = os.read(master, 65536)
+            except OSError:  # the pty is closed: the command has exited
+                break
+            if not piece:
+                break
+            shown += piece
+        assert proc.wait(timeout=60) == 0, shown
+    finally:
+        os.close(master)
+    text = shown.decode("utf-8", "replace")
+    assert "\r" in text or "\x1b[" in text  # redrawn in place (rich's bar, or the plain line rewritten)
+    assert "40/40" in text and "requests: 40 done" in text  # the bar's last state, then the summary
+    assert len(read_output(output)) == 40
