@@ -56,12 +56,15 @@ COOKBOOK = Path(__file__).with_name("cookbook_loop.py")
 #: The steady middle of a run: from this share of the output lines to the next.
 SPAN = (0.1, 0.9)
 SAMPLE_S = 0.1
+#: Seconds between two reads of the peak RSS (VmHWM), which keeps growing to the very end
+RSS_SAMPLE_S = 0.01
 RUN_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
 class Mode:
-    """Throughput: ``requests`` of ``tokens`` at each level; memory: each count of ``memory_tokens``."""
+    """Throughput: ``requests`` of ``tokens`` at each level, ``itl`` seconds between tokens;
+    memory: each count of ``memory_tokens``."""
 
     tokens: int
     requests: int
@@ -69,10 +72,12 @@ class Mode:
     memory_tokens: int
     memory_counts: tuple[int, ...]
     memory_level: int
+    itl: float = 0.0
 
 
 FULL = Mode(32, 6_000, (256, 1024), 8, (10_000, 100_000), 256)
-QUICK = Mode(8, 200, (16,), 8, (200, 2_000), 16)
+#: quick: paced (80 ms a request), so that a run lasts about a second, long enough to sample
+QUICK = Mode(8, 200, (16,), 8, (200, 2_000), 16, itl=0.01)
 
 
 def write_input(path: Path, count: int, tokens: int) -> None:
@@ -159,12 +164,16 @@ class LineSampler(threading.Thread):
                     break
 
     def run(self) -> None:
+        ticks = round(SAMPLE_S / RSS_SAMPLE_S)
+        tick = 0
         while True:
             self._high_water()
-            cpu = serving.tree_cpu_s(self._pid)
-            server = e2e._process_cpu_s(self._server) or 0.0
-            self.samples.append((time.monotonic(), float(self._count()), cpu, server))
-            if self._stop_event.wait(SAMPLE_S):
+            if tick % ticks == 0:
+                cpu = serving.tree_cpu_s(self._pid)
+                server = e2e._process_cpu_s(self._server) or 0.0
+                self.samples.append((time.monotonic(), float(self._count()), cpu, server))
+            tick += 1
+            if self._stop_event.wait(RSS_SAMPLE_S):
                 return
 
     def stop(self) -> None:
@@ -329,7 +338,7 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print) -> dict
         scratch = Path(scratch_name)
         input_path = scratch / "input.jsonl"
         write_input(input_path, mode.requests, mode.tokens)
-        with e2e._running_server(mode.tokens, 0.0, cpu=server_cpu) as server:
+        with e2e._running_server(mode.tokens, mode.itl, cpu=server_cpu) as server:
             for level in mode.levels:
                 for contender in (OURS, PEER):
                     if contender == PEER and peer is not None:
