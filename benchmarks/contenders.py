@@ -161,6 +161,23 @@ def _floor(data: Corpus) -> tuple[Run | None, str]:
     return run, ""
 
 
+def _kept_floor(data: Corpus) -> tuple[Run | None, str]:
+    """The floor, keeping what any fold must keep: each choice's delta and logprobs stay alive
+    until the run ends (and are freed inside its timing, as a fold's result is)."""
+    payloads = data.payloads()
+    loads = orjson.loads
+
+    def run(reads: list[bytes]) -> tuple[None, int]:
+        kept: list[Any] = []
+        for payload in payloads:
+            for choice in loads(payload).get("choices") or ():
+                kept.append(choice.get("delta"))
+                kept.append(choice.get("logprobs"))
+        return None, len(payloads)
+
+    return run, ""
+
+
 def _streamfold(module_name: str) -> Callable[[Corpus], tuple[Run | None, str]]:
     def make(data: Corpus) -> tuple[Run | None, str]:
         module, why = _module(module_name)
@@ -261,6 +278,7 @@ def _openai_stream(with_state: bool) -> Callable[[Corpus], tuple[Run | None, str
 
 CONTENDERS = [
     Contender("orjson.loads floor", "floor", _floor),
+    Contender("orjson.loads, keeping deltas and logprobs", "floor", _kept_floor),
     Contender("streamfold (Cython)", "fold", _streamfold("streamfold._fold_c")),
     Contender("streamfold (pure Python)", "fold", _streamfold("streamfold._fold_py")),
     Contender("httpx-sse + orjson + plain fold", "fold", _httpx_sse),

@@ -35,6 +35,7 @@ CORPORA = [
 ]
 DECODER_ROWS = [
     ("orjson.loads floor", "`orjson.loads` alone (the floor)"),
+    ("orjson.loads, keeping deltas and logprobs", "`orjson.loads`, keeping each delta and its logprobs"),
     ("streamfold (Cython)", "streamfold, Cython"),
     ("streamfold (pure Python)", "streamfold, pure-Python twin"),
     ("httpx-sse + orjson + plain fold", "httpx-sse + orjson + a plain fold"),
