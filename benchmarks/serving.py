@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streamfold.mock._generate import LOREM_WORDS
+
 if __package__:
     from . import e2e
 else:  # python benchmarks/serving.py
@@ -59,28 +61,8 @@ OURS = "streamfold bench"
 PEER = "AIPerf"
 SAMPLE_S = 0.1
 RUN_TIMEOUT_S = 900.0
-#: Words the peer's tokenizer knows (the mock's lorem words); others count as one token each.
-_VOCABULARY = [
-    "lorem",
-    "ipsum",
-    "dolor",
-    "sit",
-    "amet",
-    "consectetur",
-    "adipiscing",
-    "elit",
-    "sed",
-    "do",
-    "eiusmod",
-    "tempor",
-    "incididunt",
-    "ut",
-    "labore",
-    "et",
-    "dolore",
-    "magna",
-    "aliqua",
-]
+#: Words the peer's tokenizer knows: the mock's lorem words (others count as one token each).
+_VOCABULARY = LOREM_WORDS
 #: The one prompt both harnesses send, every request (the same body each time: the mock encodes
 #: its answer once, as it would for either harness).
 PROMPT = " ".join(_VOCABULARY[:8] * 4)

@@ -22,22 +22,22 @@ from typing import Any
 import orjson
 
 from .chat import base_url
-from .common import FAILED, INTERRUPTED, OK, UsageError, error, non_negative_int, positive_int, warning
+from .common import (
+    FAILED,
+    INTERRUPTED,
+    OK,
+    UsageError,
+    error,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+    warning,
+)
 
 #: Exit status after SIGTERM (128 + its number, as shells report it).
 TERMINATED = 128 + signal.SIGTERM
 #: Seconds the requests in flight get to finish after the first signal.
 DEFAULT_GRACE_S = 30.0
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -63,7 +63,7 @@ def add_parser(commands: Any) -> None:
         "--max-retries", type=non_negative_int, default=5, metavar="N", help="retries before an answer begins (5)"
     )
     limits.add_argument(
-        "--timeout", type=_positive_float, default=600.0, metavar="S", help="seconds to wait for each read (600)"
+        "--timeout", type=positive_seconds, default=600.0, metavar="S", help="seconds to wait for each read (600)"
     )
     run_group = parser.add_argument_group("the run")
     run_group.add_argument("--ordered", action="store_true", help="write the results in input order")
@@ -75,14 +75,14 @@ def add_parser(commands: Any) -> None:
     )
     run_group.add_argument(
         "--progress-interval",
-        type=_positive_float,
+        type=positive_seconds,
         metavar="S",
         help="seconds between progress lines (5 off a terminal)",
     )
     run_group.add_argument("--summary", metavar="FILE", help="also write the summary as JSON to FILE")
     run_group.add_argument(
         "--grace",
-        type=_positive_float,
+        type=positive_seconds,
         default=DEFAULT_GRACE_S,
         metavar="S",
         help=f"after Ctrl-C, seconds the requests in flight get to finish ({DEFAULT_GRACE_S:g})",
@@ -118,16 +118,7 @@ async def _batch(args: argparse.Namespace) -> int:
     from ..batch import BatchOptions, OutputFile, Summary, fold_requests, read_requests
     from ..batch._progress import Progress, count_lines
 
-    options = BatchOptions(
-        base_url=args.base_url,
-        api_key=args.api_key,
-        concurrency=args.concurrency,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        max_retries=args.max_retries,
-        ordered=args.ordered,
-        timeout=args.timeout,
-    )
+    options = BatchOptions(**_options(args), ordered=args.ordered)
     out = OutputFile(args.output)
     done = out.done_ids()
     if out.truncated:
@@ -164,6 +155,19 @@ async def _batch(args: argparse.Namespace) -> int:
         )
         return TERMINATED if signals.received == signal.SIGTERM else INTERRUPTED
     return status
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``BatchOptions`` the command line sets, on one machine and on Ray alike."""
+    return {
+        "base_url": args.base_url,
+        "api_key": args.api_key,
+        "concurrency": args.concurrency,
+        "rpm": args.rpm,
+        "tpm": args.tpm,
+        "max_retries": args.max_retries,
+        "timeout": args.timeout,
+    }
 
 
 def _report(args: argparse.Namespace, summary: Any) -> int:
@@ -210,13 +214,7 @@ def _on_ray(args: argparse.Namespace) -> int:
             actors=args.actors,
             progress=progress,
             on_invalid=invalid,
-            base_url=args.base_url,
-            api_key=args.api_key,
-            concurrency=args.concurrency,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            max_retries=args.max_retries,
-            timeout=args.timeout,
+            **_options(args),
         )
     except KeyboardInterrupt:
         error(f"interrupted; run the same command again to resume (what finished is in {args.output})")

@@ -87,15 +87,24 @@ def seconds_or_none(text: str) -> float | None:
     return _positive_or_none(text, float, "a number of seconds > 0")
 
 
+def positive_seconds(text: str) -> float:
+    """A number of seconds > 0 (a grace, an interval: no 'none')."""
+    return _positive(text, float, "a number of seconds > 0")
+
+
 def _positive_or_none(text: str, kind: Callable[[str], Number], what: str) -> Number | None:
     if text.strip().lower() == "none":
         return None
+    return _positive(text, kind, what, ", or 'none' for no limit")
+
+
+def _positive(text: str, kind: Callable[[str], Number], what: str, alternatives: str = "") -> Number:
     try:
         value: Number | None = kind(text)
     except ValueError:
         value = None
     if value is None or not 0 < value < math.inf:  # NaN and infinity too
-        raise argparse.ArgumentTypeError(f"must be {what}, or 'none' for no limit, got {text}")
+        raise argparse.ArgumentTypeError(f"must be {what}{alternatives}, got {text}")
     return value
 
 

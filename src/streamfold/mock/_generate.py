@@ -15,7 +15,8 @@ from ._providers import AZURE_FILTER, SHAPES, Shape
 DEFAULT_MODEL = "mock-gpt"
 FINGERPRINT = "fp_streamfold"
 
-_LOREM = [
+#: The words of the ``lorem`` text (the serving benchmark's peer tokenizer knows them too).
+LOREM_WORDS = [
     "lorem",
     "ipsum",
     "dolor",
@@ -97,7 +98,7 @@ def tokens(config: MockConfig, request: dict[str, Any], count: int, salt: int = 
         return []
     if config.text == "lorem":
         rng = random.Random(config.seed * 1000 + salt)
-        words = [rng.choice(_LOREM) for _ in range(count)]
+        words = [rng.choice(LOREM_WORDS) for _ in range(count)]
     else:
         source = _last_user_text(request) if config.text == "echo" else config.text
         words = source.split() or ["…"]
