@@ -4,8 +4,8 @@ Every test talks to uvicorn on 127.0.0.1 (``MockServer``) through both implement
 the core, and every promise is checked on every way of running the client (the ``kind``
 fixture): the sync ``Client`` on its own httpx client, a caller's httpx and a caller's
 httpx2 client; the ``AsyncClient`` on its own aiohttp session, a caller's aiohttp session,
-a caller's httpx and a caller's httpx2 client.  The tests are coroutines; a sync client is
-driven through a thin wrapper that calls it directly (the server runs in a thread of its
+a caller's httpx and a caller's httpx2 client, and a ``TimestampedSession``.  The tests are
+coroutines; a sync client is driven through a thin wrapper that calls it directly (the server runs in a thread of its
 own, so a blocking call is fine).  What the server was told to send is compared with what
 the client folded.
 """
@@ -87,10 +87,17 @@ class Kind:
     def id(self) -> str:
         return f"{'async' if self.asynchronous else 'sync'}-{self.http}"
 
+    @property
+    def needs(self) -> str | None:
+        """The module the caller's client comes from (None: our own client)."""
+        return {"own": None, "timestamped": "httptools"}.get(self.http, self.http)
+
     def caller_client(self, **limits: int) -> Any:
         """The caller's own HTTP client (None for our own)."""
         if self.http == "own":
             return None
+        if self.http == "timestamped":
+            return streamfold.client.TimestampedSession(timeout=30)
         if self.http == "aiohttp":
             aiohttp = importlib.import_module("aiohttp")
             return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limits.get("max_connections", 250)))
@@ -106,6 +113,7 @@ class Kind:
 
 HTTPX = {"refused": "ConnectError", "dropped": "RemoteProtocolError"}
 AIOHTTP = {"refused": "ClientConnectorError", "dropped": "ClientPayloadError"}
+TIMESTAMPED = {"refused": "ConnectionRefusedError", "dropped": "ConnectionClosedError"}
 KINDS = [
     Kind(False, "own", "httpx", **HTTPX),
     Kind(False, "httpx", "httpx", **HTTPX),
@@ -114,22 +122,23 @@ KINDS = [
     Kind(True, "aiohttp", "aiohttp", **AIOHTTP),
     Kind(True, "httpx", "httpx", **HTTPX),
     Kind(True, "httpx2", "httpx2", **HTTPX),
+    Kind(True, "timestamped", "timestamped", **TIMESTAMPED),
 ]
 
 
 @pytest.fixture(params=KINDS, ids=[kind.id for kind in KINDS])
 def kind(request: pytest.FixtureRequest) -> Kind:
     chosen: Kind = request.param
-    if chosen.http != "own":
-        pytest.importorskip(chosen.http)
+    if chosen.needs is not None:
+        pytest.importorskip(chosen.needs)
     return chosen
 
 
 @pytest.fixture(params=[kind for kind in KINDS if kind.asynchronous], ids=[k.id for k in KINDS if k.asynchronous])
 def async_kind(request: pytest.FixtureRequest) -> Kind:
     chosen: Kind = request.param
-    if chosen.http != "own":
-        pytest.importorskip(chosen.http)
+    if chosen.needs is not None:
+        pytest.importorskip(chosen.needs)
     return chosen
 
 
@@ -533,7 +542,10 @@ def test_http_client_must_fit() -> None:
     httpx = importlib.import_module("httpx")
     with pytest.raises(TypeError, match=r"httpx\.Client or httpx2\.Client"):
         streamfold.Client(http_client=httpx.AsyncClient())
-    with pytest.raises(TypeError, match=r"aiohttp\.ClientSession, httpx\.AsyncClient or httpx2\.AsyncClient"):
+    with pytest.raises(
+        TypeError,
+        match=r"aiohttp\.ClientSession, httpx\.AsyncClient, httpx2\.AsyncClient or a streamfold TimestampedSession",
+    ):
         streamfold.AsyncClient(http_client=httpx.Client())
     with pytest.raises(TypeError, match=r"builtins\.object"):
         streamfold.Client(http_client=object())

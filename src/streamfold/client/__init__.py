@@ -11,6 +11,7 @@ from ._retry import RetryPolicy
 from ._stats import StreamStats
 from ._stream import AsyncChatStream, ChatStream
 from ._timeout import Timeout
+from ._timestamped import TimestampedSession
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -25,4 +26,5 @@ __all__ = [
     "RetryPolicy",
     "StreamStats",
     "Timeout",
+    "TimestampedSession",
 ]

@@ -14,7 +14,7 @@ from .._contract import DEFAULT_MAX_EVENT_BYTES
 from ._retry import RetryPolicy
 from ._stream import AsyncChatStream, Call, ChatStream, StreamOptions
 from ._timeout import as_timeout
-from ._transport import AiohttpTransport, HttpxTransport, async_transport, sync_transport
+from ._transport import AsyncTransport, HttpxTransport, async_transport, sync_transport
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -40,7 +40,7 @@ class _ClientBase:
         self._transport = self._make_transport(http_client, self._timeout)
         self._headers = self._default_headers(headers)
 
-    def _make_transport(self, http_client: Any, timeout: Any) -> HttpxTransport | AiohttpTransport:
+    def _make_transport(self, http_client: Any, timeout: Any) -> AsyncTransport:
         raise NotImplementedError
 
     @property
@@ -51,7 +51,8 @@ class _ClientBase:
 
     @property
     def transport(self) -> str:
-        """The HTTP library in use: ``"aiohttp"``, ``"httpx"`` or ``"httpx2"``."""
+        """The HTTP library in use: ``"aiohttp"``, ``"httpx"``, ``"httpx2"`` or ``"timestamped"``
+        (a ``TimestampedSession``)."""
         return self._transport.name
 
     def _default_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -97,7 +98,8 @@ _STREAM_DOC = """Start a streamed chat completion; use the result as a context m
         ``connect``, ``read`` and ``total``); ``raise_on_truncation``, ``parse_partial_arguments`` and
         ``max_event_bytes`` are those of ``ChatAccumulator`` / ``fold``; ``on_read(arrived,
         piece)``, if given, is called for every read of the body with the
-        ``time.perf_counter()`` at which it returned and its bytes, before they are folded.
+        ``time.perf_counter()`` at which it returned (on a ``TimestampedSession``: at which
+        the kernel received it) and its bytes, before they are folded.
         The request is sent on entering the ``with`` block, retried (before the body begins only) on
         connection errors, 408, 429 and 5xx."""
 
@@ -162,7 +164,8 @@ class AsyncClient(_ClientBase):
 
     Reads with its own aiohttp session (made on the first request, in the running loop; no
     cap on connections, idle ones kept alive), or with the caller's ``http_client``: an
-    ``aiohttp.ClientSession``, ``httpx.AsyncClient`` or ``httpx2.AsyncClient``.
+    ``aiohttp.ClientSession``, ``httpx.AsyncClient`` or ``httpx2.AsyncClient``, or a
+    ``TimestampedSession`` (plain http; each read timed by the kernel: for benchmarks).
     """
 
     def stream_chat(
@@ -193,7 +196,7 @@ class AsyncClient(_ClientBase):
                         await outcome
             return await stream.result()
 
-    def _make_transport(self, http_client: Any, timeout: Any) -> HttpxTransport | AiohttpTransport:
+    def _make_transport(self, http_client: Any, timeout: Any) -> AsyncTransport:
         return async_transport(http_client, timeout)
 
     async def aclose(self) -> None:

@@ -61,7 +61,7 @@ class StreamOptions:
     raise_on_truncation: bool = False
     parse_partial_arguments: bool = False
     max_event_bytes: int | None = None
-    #: called with (time.perf_counter() when the read returned, the bytes) before they are folded
+    #: called with (the read's arrival, as time.perf_counter() seconds, the bytes) before they are folded
     on_read: Callable[[float, bytes], object] | None = None
 
 
@@ -81,6 +81,7 @@ class _StreamBase:
         #: The HTTP library's response (status, headers) once the stream is open, else None.
         self.response: Any = None
         self._read: Any = None
+        self._clock: Callable[[], float] = time.perf_counter  # a read's arrival time, from the transport
         self._first = b""
         self._started = 0.0
         self._result: dict[str, Any] | None = None
@@ -154,9 +155,10 @@ class _StreamBase:
     def _opened(self, response: Any, read: Any, first: bytes) -> None:
         self.response = response
         self._read = read
+        self._clock = self._transport.read_clock(response)
         self._first = first
         if first:
-            arrived = time.perf_counter()
+            arrived = self._clock()
             self.stats.time_to_first_byte = arrived - self._started
             if self._on_read is not None:
                 self._on_read(arrived, first)
@@ -391,13 +393,13 @@ class ChatStream(_StreamBase):
         done = False
         try:
             yield from self._take_first_text() if text_only else self._take_first()
-            on_read = self._on_read
+            on_read, clock = self._on_read, self._clock
             while True:
                 piece = read()
                 if not piece:
                     break
                 if on_read is not None:
-                    on_read(time.perf_counter(), piece)
+                    on_read(clock(), piece)
                 if total is not None and time.perf_counter() - started > total:
                     raise self._total_timed_out()
                 yield from self._feed_text(piece) if text_only else self._feed(piece)
@@ -555,7 +557,7 @@ class AsyncChatStream(_StreamBase):
         self._task = asyncio.current_task()
         errors = self._transport.errors
         read = self._read
-        on_read = self._on_read
+        on_read, clock = self._on_read, self._clock
         done = False
         try:
             if what == _BYTES:
@@ -576,7 +578,7 @@ class AsyncChatStream(_StreamBase):
                 if not piece:
                     break
                 if on_read is not None:
-                    on_read(time.perf_counter(), piece)
+                    on_read(clock(), piece)
                 if self._expired:
                     raise self._timed_out()
                 if what == _EVENTS:

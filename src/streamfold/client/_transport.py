@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import Any
 
 from ._http import http_library
 from ._timeout import Timeout
+from ._timestamped import TimestampedSession
 
 #: Our own httpx client's pool (the sync client reads one stream at a time per thread).
 HTTPX_MAX_CONNECTIONS = 1000
@@ -27,6 +29,12 @@ HTTPX_MAX_KEEPALIVE = 100
 AIOHTTP_READ_BUFSIZE = 2**16  # aiohttp's own default; readany() is not bounded by it
 #: Request bodies above this go to aiohttp as a file-like object (it warns about larger bytes).
 AIOHTTP_LARGE_BODY = 2**20
+
+
+def _returned_clock(response: Any) -> Callable[[], float]:
+    """A transport's ``read_clock``: when the read just returned arrived (for these
+    libraries: the time it returned)."""
+    return time.perf_counter
 
 
 def _httpx_timeout(library: ModuleType, timeout: Any) -> Any:
@@ -74,6 +82,8 @@ class HttpxTransport:
     def headers(response: Any) -> Mapping[str, str]:
         headers: Mapping[str, str] = response.headers
         return headers
+
+    read_clock = staticmethod(_returned_clock)
 
     # -- sync ------------------------------------------------------------------------------
 
@@ -194,6 +204,8 @@ class AiohttpTransport:
         headers: Mapping[str, str] = response.headers
         return headers
 
+    read_clock = staticmethod(_returned_clock)
+
     async def asend(self, url: str, headers: dict[str, str], body: bytes, timeout: Any) -> Any:
         data: bytes | io.BytesIO = body if len(body) <= AIOHTTP_LARGE_BODY else io.BytesIO(body)
         if isinstance(timeout, Timeout):
@@ -232,17 +244,24 @@ def _is_aiohttp_session(http_client: Any) -> bool:
     return aiohttp is not None and isinstance(http_client, aiohttp.ClientSession)
 
 
-def async_transport(http_client: Any, timeout: Timeout) -> HttpxTransport | AiohttpTransport:
-    """The transport for ``AsyncClient(http_client=...)``: ours (aiohttp) when None."""
+AsyncTransport = HttpxTransport | AiohttpTransport | TimestampedSession
+
+
+def async_transport(http_client: Any, timeout: Timeout) -> AsyncTransport:
+    """The transport for ``AsyncClient(http_client=...)``: ours (aiohttp) when None; a
+    ``TimestampedSession`` is a transport of its own."""
     if http_client is None:
         return AiohttpTransport(None, timeout=timeout)
+    if isinstance(http_client, TimestampedSession):
+        return http_client
     if _is_aiohttp_session(http_client):
         return AiohttpTransport(http_client, timeout=None)
     try:
         return HttpxTransport(http_client, asynchronous=True, owned=False)
     except TypeError:
         raise TypeError(
-            "http_client must be an aiohttp.ClientSession, httpx.AsyncClient or httpx2.AsyncClient, not "
+            "http_client must be an aiohttp.ClientSession, httpx.AsyncClient, httpx2.AsyncClient or a "
+            "streamfold TimestampedSession, not "
             f"{type(http_client).__module__}.{type(http_client).__qualname__}"
         ) from None
 
