@@ -12,6 +12,7 @@ from streamfold.bench._monitor import Overhead
 from streamfold.bench._record import FINAL_USAGE, PER_CHUNK_USAGE, RequestRecord
 from streamfold.bench._result import result_json, table
 from streamfold.bench._runner import Run
+from streamfold.bench._session import KERNEL_CLOCK, READ_CLOCK
 
 
 def record(
@@ -112,8 +113,9 @@ def test_peak_concurrency_and_tokens_per_second() -> None:
     assert per_second([counted], 0.0) == [3.0, 4.0]
 
 
-def run_of(records: list[RequestRecord], config: BenchConfig) -> Run:
-    return Run(config, records, 0.0, 2.0, Overhead(0.5, 2.0, [0.0001, 0.0002, 0.003], True), [0.0, 0.001], True, None)
+def run_of(records: list[RequestRecord], config: BenchConfig, clock: str = READ_CLOCK) -> Run:
+    lags = [0.0001, 0.0002, 0.003]
+    return Run(config, records, 0.0, 2.0, Overhead(0.5, 2.0, lags, True), [0.0, 0.001], True, None, clock)
 
 
 def test_result_json_has_vllm_field_names_and_meanings() -> None:
@@ -174,3 +176,12 @@ def test_result_json_has_vllm_field_names_and_meanings() -> None:
     shown = table(result, config.percentiles)
     assert "Successful requests:                     3" in shown and "HTTP 429:" in shown
     assert "P99 TTFT (ms):" in shown and "Client Queue Time" in shown and "Client CPU per chunk" in shown
+    assert f"Chunk times from:                        {READ_CLOCK}" in shown
+
+
+def test_a_late_event_loop_is_no_warning_when_the_kernel_timed_the_chunks() -> None:
+    config = BenchConfig(base_url="http://x/v1", model="m")
+    result = result_json(run_of(known_records(), config, KERNEL_CLOCK))
+    assert result["client_overhead"]["chunk_clock"] == KERNEL_CLOCK
+    assert not any("late at p99" in warning for warning in result["warnings"])
+    assert f"Chunk times from:                        {KERNEL_CLOCK}" in table(result, config.percentiles)

@@ -16,6 +16,7 @@ from run_cli import one_error, run
 from streamfold.bench import BenchConfig, BenchError, result_json
 from streamfold.bench import run as bench_run
 from streamfold.bench._record import FINAL_USAGE, OUTPUT_CHUNKS, PER_CHUNK_USAGE, RequestRecord, send
+from streamfold.bench._session import KERNEL_CLOCK, READ_CLOCK, kernel_clock_usable
 from streamfold.client import AsyncClient
 from streamfold.mock import MockConfig, MockServer
 
@@ -42,9 +43,13 @@ def config(server: MockServer, **changes: Any) -> BenchConfig:
     return BenchConfig(**settings)
 
 
-def test_a_run_times_every_token_from_the_moment_it_was_sent(server: MockServer) -> None:
-    outcome = bench_run(config(server, request_rate=200.0, goodput={"ttft": 10_000}))
+@pytest.mark.parametrize("kernel_clock", [True, False], ids=["kernel-clock", "read-clock"])
+def test_a_run_times_every_token_from_the_moment_it_was_sent(server: MockServer, kernel_clock: bool) -> None:
+    if kernel_clock and not kernel_clock_usable(server.base_url):
+        pytest.skip("receive timestamps need Linux and httptools")
+    outcome = bench_run(config(server, request_rate=200.0, goodput={"ttft": 10_000}, kernel_clock=kernel_clock))
     result = result_json(outcome)
+    assert result["client_overhead"]["chunk_clock"] == (KERNEL_CLOCK if kernel_clock else READ_CLOCK)
     assert result["completed"] == 12 and result["failed"] == 0 and result["token_counts"] == PER_CHUNK_USAGE
     assert result["output_lens"] == [TOKENS] * 12 and result["total_output_tokens"] == 12 * TOKENS
     assert result["request_goodput"] == result["request_throughput"]
@@ -141,6 +146,8 @@ def test_the_command_line_writes_the_table_and_the_json(server: MockServer, tmp_
     table = proc.stdout.decode()
     assert "Serving Benchmark Result" in table and "Successful requests:                     6" in table
     assert "P99.9 TTFT (ms):" in table and "Request goodput (req/s):" in table and "Client CPU per chunk" in table
+    clock = KERNEL_CLOCK if kernel_clock_usable(server.base_url) else READ_CLOCK  # --chunk-clock auto
+    assert f"Chunk times from:                        {clock}" in table
     assert b"output tokens counted from: usage in every chunk" in proc.stderr
     saved = json.loads(result.read_text())
     assert saved["completed"] == 6 and saved["burstiness"] == 0.5 and "p99.9_itl_ms" in saved
@@ -194,6 +201,11 @@ def test_the_command_line_fails_in_one_line() -> None:
 def test_bad_arguments_are_usage_errors(args: list[str], message: str) -> None:
     proc = run("bench", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", *args)
     assert message in one_error(proc, 2)
+
+
+def test_kernel_timestamps_are_refused_over_https() -> None:
+    proc = run("bench", "--base-url", "https://127.0.0.1:9/v1", "--model", "m", "--chunk-clock", "kernel")
+    assert "--chunk-clock kernel needs a plain http:// server" in one_error(proc, 2)
 
 
 def test_the_server_is_needed() -> None:

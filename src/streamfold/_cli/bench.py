@@ -20,6 +20,8 @@ from .chat import _body, base_url
 from .common import FAILED, OK, UsageError, error, non_negative_int, positive_int, seconds_or_none, warning, write_json
 
 DEFAULT_TIMEOUT = 600.0
+#: --chunk-clock's choices, as BenchConfig.kernel_clock
+CHUNK_CLOCKS = {"auto": None, "kernel": True, "read": False}
 
 
 def positive_number(text: str) -> float:
@@ -182,6 +184,13 @@ def add_parser(commands: Any) -> None:
     out.add_argument("--percentiles", type=percentiles, metavar="P,P,...", help="percentiles to report (default 90,99)")
     out.add_argument("--result-json", metavar="FILE", help="write vllm bench serve's result JSON to FILE")
     out.add_argument("--plot", metavar="FILE.png", help="draw the latency distributions and throughput (matplotlib)")
+    out.add_argument(
+        "--chunk-clock",
+        choices=tuple(CHUNK_CLOCKS),
+        default="auto",
+        help="time each chunk by the kernel's receive timestamp (kernel: a plain http:// server, Linux, "
+        "httptools), by when its read returned (read), or the first whenever it can (auto, the default)",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress line")
     bench.set_defaults(run=run)
 
@@ -206,6 +215,14 @@ def config_from(args: argparse.Namespace) -> Any:
     if args.ramp is not None and args.request_rate != math.inf:
         raise UsageError("give --request-rate or --ramp, not both")
     output_len = args.output_len if args.output_len is not None else (128 if args.dataset == "random" else None)
+    kernel_clock = CHUNK_CLOCKS[args.chunk_clock]
+    if kernel_clock:
+        from ..bench._session import kernel_clock_usable
+
+        if not kernel_clock_usable(url):
+            raise UsageError(
+                "--chunk-clock kernel needs a plain http:// server, Linux and httptools (pip install 'streamfold[bench]')"
+            )
     try:
         return BenchConfig(
             base_url=url,
@@ -226,6 +243,7 @@ def config_from(args: argparse.Namespace) -> Any:
             usage_per_chunk=args.usage_per_chunk,
             body=extra,
             timeout=args.timeout,
+            kernel_clock=kernel_clock,
             **options,
         )
     except ValueError as exc:

@@ -30,6 +30,9 @@ class BenchConfig:
     the server refuses).  ``timeout``: seconds to connect and between two reads.
     ``pause_gc``: turn Python's cyclic garbage collector off during the run (a collection
     over the objects of many streams in flight stops the event loop for 100s of ms).
+    ``kernel_clock``: time chunks by the kernel's receive timestamps (True), by when each
+    read returns (False), or the first whenever it can (None: a plain ``http://`` server on
+    Linux with httptools installed).
     """
 
     base_url: str
@@ -53,6 +56,7 @@ class BenchConfig:
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = 600.0
     pause_gc: bool = True
+    kernel_clock: bool | None = None
 
     def __post_init__(self) -> None:
         if self.num_prompts is not None and self.num_prompts < 1:

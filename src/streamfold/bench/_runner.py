@@ -18,7 +18,7 @@ from ._config import BenchConfig
 from ._datasets import Prompt, load_prompts
 from ._monitor import LoopMonitor, Overhead
 from ._record import OUTPUT_CHUNKS, RequestRecord, send
-from ._session import traced_session
+from ._session import bench_session
 from ._tokenizer import Tokenizer, load_tokenizer
 
 #: Seconds between two progress reports.
@@ -57,6 +57,7 @@ class Run:
     send_lateness: list[float]
     usage_per_chunk: bool
     tokenizer: Tokenizer | None
+    chunk_clock: str
 
 
 def prepare(config: BenchConfig, tokenizer: Tokenizer | None = None) -> tuple[list[Prompt], Tokenizer | None]:
@@ -115,7 +116,7 @@ async def arun(
         prompts, tokenizer = prepare(config)
     if not prompts:
         raise BenchError("no prompts to send")
-    session = traced_session()
+    session, chunk_clock = bench_session(config.base_url, kernel_clock=config.kernel_clock)
     async with (
         session,
         AsyncClient(
@@ -176,7 +177,7 @@ async def arun(
         progress(tally.progress(origin))
     if tokenizer is not None:
         _count_output(records, tokenizer)
-    return Run(config, records, origin, duration, overhead, lateness, usage_per_chunk, tokenizer)
+    return Run(config, records, origin, duration, overhead, lateness, usage_per_chunk, tokenizer, chunk_clock)
 
 
 def _pause_collector() -> bool:
