@@ -17,6 +17,7 @@ import pytest
 
 import streamfold
 from streamfold.mock import CONFIG_HEADER, MockApp, MockConfig, MockServer
+from streamfold.mock._pacer import Lateness
 
 pytest.importorskip("uvicorn")
 
@@ -371,3 +372,34 @@ def test_the_mock_is_an_attribute_of_the_package_imported_on_first_use() -> None
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_lateness_histogram_arithmetic() -> None:
+    lateness = Lateness()
+    assert lateness.percentile(50) is None and lateness.summary()["max_us"] is None
+    for late in [0.0] * 50 + [0.000_015] * 49 + [0.25]:  # 50 on time, 49 in the 10-20 µs bin, one past 100 ms
+        lateness.add(late)
+    lateness.add(-0.001)  # early (a coarse timer): counted as on time
+    assert lateness.writes == 101
+    assert lateness.percentile(50) == pytest.approx(1e-5)  # the first bin's upper edge
+    assert lateness.percentile(99) == pytest.approx(2e-5)
+    assert lateness.percentile(100) == 0.25  # past the last bin: the largest seen
+    assert lateness.summary() == {
+        "writes": 101,
+        "p50_us": 10.0,
+        "p99_us": 20.0,
+        "p99.9_us": 250000.0,
+        "max_us": 250000.0,
+    }
+
+
+def test_the_mock_says_how_late_its_paced_writes_went_out() -> None:
+    with MockServer(MockConfig(output_tokens=6, itl=0.002, ttft=0.005)) as paced:
+        before = httpx.get(f"http://{paced.host}:{paced.port}/mock/pacing").json()
+        assert before["writes"] == 0
+        for _ in range(3):
+            stream_of(paced)
+        after = httpx.get(f"http://{paced.host}:{paced.port}/mock/pacing").json()
+    # each stream: the first token after ttft, five more after an itl each (usage and [DONE] ride along)
+    assert after["writes"] == 3 * 6
+    assert 0 <= after["p50_us"] <= after["p99_us"] <= after["max_us"]

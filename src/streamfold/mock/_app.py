@@ -1,7 +1,8 @@
 """The mock OpenAI-compatible server: a plain ASGI application (no framework).
 
-``POST /v1/chat/completions`` (streaming or not), ``GET /v1/models`` and ``GET /mock/requests``
-(the request log, as JSON: what tests measure achieved rates from).  The server's
+``POST /v1/chat/completions`` (streaming or not), ``GET /v1/models``, ``GET /mock/requests``
+(the request log, as JSON: what tests measure achieved rates from) and ``GET /mock/pacing``
+(how late the paced writes went out against their schedule).  The server's
 ``MockConfig`` can be overridden per request by a JSON object in the
 ``x-streamfold-mock`` header or in a ``mock`` member of the request body.
 ``MockApp.stats`` counts requests, finished streams and client disconnects, and
@@ -33,7 +34,7 @@ from ._generate import (
     split_point,
     usage_of,
 )
-from ._pacer import Pacer
+from ._pacer import Lateness, Pacer
 from ._providers import SHAPES
 from ._ratelimit import RateLimits
 
@@ -107,6 +108,8 @@ class MockApp:
         self._answers: collections.OrderedDict[tuple[Any, ...], Answer] = collections.OrderedDict()
         self._paced_on: asyncio.AbstractEventLoop | None = None
         self._paced_by: Pacer | None = None
+        #: how late the paced writes went out against their schedule (GET /mock/pacing)
+        self.lateness = Lateness()
         #: the chat requests, oldest first (at most ``REQUEST_LOG_SIZE``)
         self.requests: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._limits = RateLimits(self.config.rate_limit_requests, self.config.rate_limit_tokens)
@@ -117,7 +120,7 @@ class MockApp:
         loop = asyncio.get_running_loop()
         if self._paced_on is not loop:
             self.close()
-            self._paced_on, self._paced_by = loop, Pacer(loop)
+            self._paced_on, self._paced_by = loop, Pacer(loop, self.lateness)
         assert self._paced_by is not None
         return self._paced_by
 
@@ -159,6 +162,8 @@ class MockApp:
             await self._chat(scope, receive, send)
         elif path.rstrip("/") == "/mock/requests" and method == "GET":
             await _json(send, 200, {"requests": [dataclasses.asdict(entry) for entry in self.requests]})
+        elif path.rstrip("/") == "/mock/pacing" and method == "GET":
+            await _json(send, 200, self.lateness.summary())
         elif path.rstrip("/").endswith("/models") and method == "GET":
             await _json(
                 send,

@@ -35,6 +35,53 @@ Plan = list[tuple[float, dict[str, Any]]]
 COARSE_SLACK_S = 0.001
 
 
+class Lateness:
+    """How late the paced writes went out against their schedule: a histogram of 10 µs
+    bins up to 100 ms (one more for anything later), so a long run keeps a fixed size."""
+
+    BIN_S = 1e-5
+    BINS = 10_000
+
+    def __init__(self) -> None:
+        self.counts = [0] * (self.BINS + 1)
+        self.writes = 0
+        self.latest = 0.0  # the latest write's lateness, and the largest seen
+        self.largest = 0.0
+
+    def add(self, late: float) -> None:
+        # hot loop: once per paced write
+        self.counts[min(int(late / self.BIN_S) if late > 0 else 0, self.BINS)] += 1
+        self.writes += 1
+        if late > self.largest:
+            self.largest = late
+
+    def percentile(self, p: float) -> float | None:
+        """The ``p``-th percentile (nearest rank) in seconds, to the bin's upper edge."""
+        if not self.writes:
+            return None
+        rank = max(1, -(-self.writes * p // 100))
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                return min((index + 1) * self.BIN_S, self.largest) if index < self.BINS else self.largest
+        return self.largest
+
+    def summary(self) -> dict[str, float | int | None]:
+        """Writes counted and their lateness in µs: p50, p99, p99.9, max."""
+
+        def us(value: float | None) -> float | None:
+            return None if value is None else round(value * 1e6, 1)
+
+        return {
+            "writes": self.writes,
+            "p50_us": us(self.percentile(50)),
+            "p99_us": us(self.percentile(99)),
+            "p99.9_us": us(self.percentile(99.9)),
+            "max_us": us(self.largest) if self.writes else None,
+        }
+
+
 class _Paced:
     """One stream being paced: its plan, where it is, and the future its task waits on."""
 
@@ -62,8 +109,9 @@ class _Paced:
 class Pacer:
     """Runs the planned writes of many streams on one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, lateness: Lateness | None = None) -> None:
         self._loop = loop
+        self.lateness = lateness if lateness is not None else Lateness()
         self._due: list[tuple[float, int, _Paced]] = []  # (time, order, stream): a heap
         self._order = itertools.count()
         self._timer = PreciseTimer(loop, self._fire)
@@ -117,8 +165,11 @@ class Pacer:
         self._firing = True
         try:
             limit = time.monotonic() + self._slack
+            add = self.lateness.add
             while due and due[0][0] <= limit:
-                self._write(heapq.heappop(due)[2])
+                when, _, stream = heapq.heappop(due)
+                add(time.monotonic() - when)
+                self._write(stream)
         finally:
             self._firing = False
         self._armed = due[0][0] if due else None
