@@ -23,6 +23,8 @@ reads every chunk and keeps the text:
   ``text()`` + ``result()``; ``streamfold AsyncClient, result() only``: the same without
   reading the text as it comes (no event handed out; TTFB from its stats);
   ``streamfold AsyncClient on httpx``: the first over a caller's ``httpx.AsyncClient``;
+  ``streamfold AsyncClient on TimestampedSession``: over the sockets-and-httptools session
+  ``streamfold bench`` uses (not the default: aiohttp is);
 - ``streamfold openai drop-in``: ``streamfold.openai.astream_chat`` over an ``AsyncOpenAI``;
 - ``openai AsyncOpenAI``: ``chat.completions.create(stream=True)``, iterating the chunks;
 - ``httpx + httpx-sse + json``: ``aconnect_sse`` + ``aiter_sse`` + stdlib ``json.loads``;
@@ -203,6 +205,18 @@ async def _streamfold_httpx_session(base_url: str, level: int) -> AsyncIterator[
 
     http = httpx.AsyncClient(limits=_httpx_limits(httpx, level), timeout=TIMEOUT_S)
     async with http, streamfold.AsyncClient(base_url=base_url, max_retries=0, http_client=http) as client:
+        yield await _streamfold_requests(client)
+
+
+@contextlib.asynccontextmanager
+async def _streamfold_timestamped_session(base_url: str, level: int) -> AsyncIterator[Request]:
+    """streamfold's ``AsyncClient`` over a ``TimestampedSession`` (sockets and httptools:
+    the transport ``streamfold bench`` uses; not the default)."""
+    import streamfold
+    from streamfold.client import TimestampedSession
+
+    session = TimestampedSession(timeout=TIMEOUT_S)
+    async with session, streamfold.AsyncClient(base_url=base_url, max_retries=0, http_client=session) as client:
         yield await _streamfold_requests(client)
 
 
@@ -392,6 +406,7 @@ CONTENDERS = (
     Contender(OURS, _streamfold_session),
     Contender("streamfold AsyncClient, result() only", _streamfold_result_session),
     Contender("streamfold AsyncClient on httpx", _streamfold_httpx_session),
+    Contender("streamfold AsyncClient on TimestampedSession", _streamfold_timestamped_session, ("httptools",)),
     Contender("streamfold openai drop-in", _dropin_session, ("openai",)),
     Contender(OPENAI, _openai_session, ("openai",)),
     Contender(HTTPX_SSE, _httpx_sse_session, ("httpx_sse",)),

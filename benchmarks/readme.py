@@ -127,6 +127,7 @@ E2E_ROWS = [
     "streamfold AsyncClient",
     "streamfold AsyncClient, result() only",
     "streamfold AsyncClient on httpx",
+    "streamfold AsyncClient on TimestampedSession",
     "streamfold openai drop-in",
     "openai AsyncOpenAI",
     "httpx + httpx-sse + json",
