@@ -12,7 +12,9 @@ harness runs as a user runs it, a command in its own process (AIPerf: its proces
 pinned to the other CPU, both sending the same prompt every time (so the mock's cost per
 request is the same for both).  At each level the harness keeps that many streams in flight
 (a Poisson arrival rate of ``streams / request duration``, capped at ``streams``; one at a
-time at level 1).  From each harness's own per-request output:
+time at level 1), after as many warm-up requests as streams (each harness's own warm-up,
+not measured: the connections are open when the measured requests begin).  From each
+harness's own per-request output:
 
 - TTFT error: its measured TTFT minus the configured ``T``, every request;
 - ITL error: each measured inter-token latency minus the configured ``I``;
@@ -24,6 +26,15 @@ time at level 1).  From each harness's own per-request output:
 
 The machine's own floor is measured too: how late a timerfd timer on each CPU wakes a
 sleeping process (a harness cannot time a chunk better than the machine wakes it).
+
+On a virtual machine an idle vCPU is halted, and waking it (a timer, a packet) costs a trip
+through the hypervisor: measured here, a sleeping process woke 1.8 ms late at p99 on an idle
+vCPU and 0.12 ms late on a busy one.  So, unless ``--idle-cpus`` is given, both CPUs are kept
+from halting during the section by a spinner of the lowest priority on each (``SCHED_IDLE``:
+the kernel runs it only when nothing else wants the CPU, and switches away from it at once),
+the user-space form of booting with ``idle=poll``.  The mock, both harnesses and the floor
+run alike under it; the floor is measured both ways, and the spinners' CPU is in nobody's
+figures (they are not in the harness's process tree, nor reaped before a harness ends).
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,11 +81,18 @@ PROMPT = " ".join(_VOCABULARY[:8] * 4)
 
 @dataclass(frozen=True)
 class Level:
-    """Streams in flight, requests sent, and their arrival rate (None: one after another)."""
+    """Streams in flight, requests sent, and their arrival rate (None: one after another);
+    before them, ``streams`` warm-up requests, not measured, so that every connection the
+    level needs is open when the measured requests begin (opening a thousand connections
+    costs the mock, not the harness, and would be inside the first requests' TTFTs)."""
 
     streams: int
     requests: int
     rate: float | None
+
+    @property
+    def warmup(self) -> int:
+        return self.streams
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,7 @@ def _levels(
     return (Level(1, sequential, None), *(Level(n, int(n * rounds), n / duration) for n in streams))
 
 
-FULL = Mode(0.1, 0.1, 40, _levels(0.1, 0.1, 40, 10, (256, 1024), 3.0), peer=True)
+FULL = Mode(0.1, 0.1, 40, _levels(0.1, 0.1, 40, 10, (256, 1024), 4.0), peer=True)
 QUICK = Mode(0.02, 0.01, 6, _levels(0.02, 0.01, 6, 3, (8,), 2.0), peer=False)
 
 
@@ -225,6 +243,8 @@ def _ours_command(base_url: str, mode: Mode, level: Level, result: Path, prompts
         str(level.streams),
         "--result-json",
         str(result),
+        "--warmup",
+        str(level.warmup),
         "--quiet",
     ]
     if level.rate is not None:
@@ -296,6 +316,8 @@ def _peer_command(
         str(level.streams),
         "--request-count",
         str(level.requests),
+        "--warmup-request-count",
+        str(level.warmup),
         "--input-file",
         str(prompts),
         "--custom-dataset-type",
@@ -319,6 +341,8 @@ def _peer_result(artifacts: Path, wall_offset: float) -> Measured:
     for line in (artifacts / "profile_export.jsonl").read_text().splitlines():
         record = json.loads(line)
         metrics, meta = record.get("metrics") or {}, record.get("metadata") or {}
+        if meta.get("benchmark_phase") == "warmup":
+            continue  # its warm-up requests are in the same file, marked
         if "time_to_first_token" not in metrics or record.get("error"):
             failed += 1
             continue
@@ -398,6 +422,29 @@ def _row(
     return row
 
 
+#: A busy loop at the lowest scheduling priority (Linux's SCHED_IDLE).
+_SPIN = "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\nwhile True:\n    pass\n"
+
+
+@contextlib.contextmanager
+def awake(cpus: Sequence[int | None]) -> Iterator[bool]:
+    """Keep ``cpus`` from halting (a SCHED_IDLE spinner pinned to each) while inside; yields
+    whether they are kept awake (not where there is no SCHED_IDLE or no CPU to pin to)."""
+    chosen = [cpu for cpu in cpus if cpu is not None]
+    if not chosen or not hasattr(os, "SCHED_IDLE"):
+        yield False
+        return
+    spinners = [subprocess.Popen([sys.executable, "-c", _SPIN], stdin=subprocess.DEVNULL) for _ in chosen]
+    try:
+        for spinner, cpu in zip(spinners, chosen):
+            os.sched_setaffinity(spinner.pid, {cpu})
+        yield True
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def timer_floor(cpu: int | None, seconds: float = 2.0) -> dict[str, float]:
     """How late (µs) a ``PreciseTimer`` wakes this process on ``cpu``, every 10 ms for ``seconds``."""
     import streamfold
@@ -428,21 +475,48 @@ def timer_floor(cpu: int | None, seconds: float = 2.0) -> dict[str, float]:
     return {key: value * 1e6 for key, value in _percentiles(late, (50, 99)).items() if value is not None}
 
 
-def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: bool | None = None) -> dict[str, Any]:
-    """Run the section (see the module docstring); ``peer`` forces the peer on or off."""
+def mock_lateness(base_url: str) -> dict[str, Any] | None:
+    """How late the mock's paced writes went out over its life (its ``GET /mock/pacing``)."""
+    import urllib.request
+
+    url = base_url.removesuffix("/v1") + "/mock/pacing"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            found: dict[str, Any] = json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+    return found
+
+
+def _floors(server_cpu: int | None, client_cpu: int | None, seconds: float) -> dict[str, dict[str, float]]:
+    return {"server_cpu": timer_floor(server_cpu, seconds), "client_cpu": timer_floor(client_cpu, seconds)}
+
+
+def run(
+    *,
+    quick: bool = False,
+    progress: Callable[[str], None] = print,
+    peer: bool | None = None,
+    keep_awake: bool = True,
+) -> dict[str, Any]:
+    """Run the section (see the module docstring); ``peer`` forces the peer on or off;
+    ``keep_awake``: keep both CPUs from halting meanwhile."""
     mode = QUICK if quick else FULL
     with_peer = mode.peer if peer is None else peer
     pinned = e2e.cpus()
     server_cpu, client_cpu = pinned if pinned else (None, None)
     began = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    floors = {
-        "server_cpu": timer_floor(server_cpu, 0.5 if quick else 2.0),
-        "client_cpu": timer_floor(client_cpu, 0.5 if quick else 2.0),
-    }
+    seconds = 0.5 if quick else 2.0
+    idle_floors = _floors(server_cpu, client_cpu, seconds)
     peer_status = None if not with_peer else (None if peer_available() else "skipped: aiperf is not installed")
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    with tempfile.TemporaryDirectory() as scratch_name, e2e._pinned(server_cpu):
+    with (
+        awake([server_cpu, client_cpu] if keep_awake else []) as kept_awake,
+        tempfile.TemporaryDirectory() as scratch_name,
+        e2e._pinned(client_cpu),
+    ):
+        floors = _floors(server_cpu, client_cpu, seconds) if kept_awake else idle_floors
         scratch = Path(scratch_name)
         tokenizer = write_tokenizer(scratch / "tokenizer") if with_peer and peer_status is None else None
         prompts = write_prompts(scratch)
@@ -453,7 +527,9 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
                     rows.append(_row(harness, mode, level, None, None, peer_status))
                     continue
                 with e2e._running_server(mode.tokens, mode.itl, ttft=mode.ttft, cpu=server_cpu) as server:
-                    rows.append(_measure(harness, mode, level, server, client_cpu, scratch, tokenizer, prompts))
+                    row = _measure(harness, mode, level, server, client_cpu, scratch, tokenizer, prompts)
+                    row["mock_lateness_us"] = mock_lateness(server.base_url)
+                    rows.append(row)
                 progress(_describe(rows[-1], time.perf_counter() - began))
     return {
         "quick": quick,
@@ -462,6 +538,8 @@ def run(*, quick: bool = False, progress: Callable[[str], None] = print, peer: b
         "tokens": mode.tokens,
         "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
         "timer_floor_us": floors,
+        "timer_floor_idle_cpus_us": idle_floors,
+        "cpus_kept_awake": kept_awake,
         "load_average": load_before,
         "rows": rows,
         "peer_version": _version("aiperf"),
@@ -526,6 +604,20 @@ def _describe(row: dict[str, Any], elapsed: float) -> str:
     )
 
 
+def _lateness_text(lateness: dict[str, Any] | None) -> str:
+    if not lateness or lateness.get("p99_us") is None:
+        return "–"
+    return f"{lateness['p50_us'] / 1000:.2f} / {lateness['p99_us'] / 1000:.2f}"
+
+
+def _floor_text(floor: dict[str, dict[str, float]]) -> str:
+    server, client = floor["server_cpu"], floor["client_cpu"]
+    return (
+        f"{_fmt(server.get('p50'), 0)} / {_fmt(server.get('p99'), 0)} µs on the mock's CPU, "
+        f"{_fmt(client.get('p50'), 0)} / {_fmt(client.get('p99'), 0)} µs on the harness's"
+    )
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The section as Markdown: the setting, the machine's floor, one row per harness and level."""
     pinned = result.get("pinned")
@@ -535,24 +627,25 @@ def markdown(result: dict[str, Any]) -> str:
         else "not pinned (fewer than two CPUs)"
     )
     floor = result["timer_floor_us"]
+    idle = result.get("timer_floor_idle_cpus_us") or floor
     load = result.get("load_average")
+    awake_cpus = result.get("cpus_kept_awake", False)
     lines = [
         f"Mock: TTFT {result['ttft_s'] * 1000:g} ms, ITL {result['itl_s'] * 1000:g} ms, {result['tokens']} "
         f"tokens a request; {where}; load average before the run "
-        f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}.  The machine's floor, a timerfd waking "
-        f"a sleeping process: p50 / p99 {_fmt(floor['server_cpu'].get('p50'), 0)} / "
-        f"{_fmt(floor['server_cpu'].get('p99'), 0)} µs on the mock's CPU, "
-        f"{_fmt(floor['client_cpu'].get('p50'), 0)} / {_fmt(floor['client_cpu'].get('p99'), 0)} µs on the "
-        f"harness's.",
+        f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}; "
+        + ("both CPUs kept from halting (a SCHED_IDLE spinner on each)." if awake_cpus else "CPUs left to idle.")
+        + "  The machine's floor, a timerfd waking a sleeping process, p50 / p99: "
+        f"{_floor_text(floor)}" + (f" (with the CPUs left to idle: {_floor_text(idle)})." if awake_cpus else "."),
         "",
         "| harness | streams | requests | TTFT error p50 / p99 ms | ITL error p1 / p50 / p99 ms "
-        "| abs ITL error p99 ms | client µs / chunk | client busy | mock µs / chunk |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| abs ITL error p99 ms | client µs / chunk | client busy | mock µs / chunk | mock writes late p50 / p99 ms |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in result["rows"]:
         lead = f"| {row['harness']} | {row['streams']:,} | {row['requests']:,} "
         if row["status"] != "ok":
-            lines.append(lead + f"| {row['status']} | | | | | |")
+            lines.append(lead + f"| {row['status']} | | | | | | |")
             continue
         ttft, itl = row["ttft_error_ms"], row["itl_error_ms"]
         own = (
@@ -566,7 +659,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {_fmt(itl['p1'])} / {_fmt(itl['p50'])} / {_fmt(itl['p99'])} "
             f"| {_fmt(row['itl_abs_error_ms']['p99'])} | {_fmt(row['client_us_per_chunk'], 1)}{own} "
             f"| {_fmt(row['client_busy'] * 100 if row['client_busy'] is not None else None, 0)}%{failed} "
-            f"| {_fmt(row['server_us_per_chunk'], 1)} |"
+            f"| {_fmt(row['server_us_per_chunk'], 1)} | {_lateness_text(row.get('mock_lateness_us'))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -578,8 +671,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--peer", action=argparse.BooleanOptionalAction, default=None, help="run AIPerf too (default: in the full run)"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    parser.add_argument(
+        "--idle-cpus", action="store_true", help="let the CPUs halt when idle (no spinners: see the module docstring)"
+    )
     args = parser.parse_args(argv)
-    result = run(quick=args.quick, peer=args.peer, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run(
+        quick=args.quick,
+        peer=args.peer,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        keep_awake=not args.idle_cpus,
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))

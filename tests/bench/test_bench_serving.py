@@ -36,15 +36,20 @@ def test_quick_section_measures_streamfold_bench_against_the_mock(tmp_path: Path
         assert row["ttft_error_ms"]["p1"] >= 0
         assert row["client_us_per_chunk"] > 0 and row["server_us_per_chunk"] > 0
         assert row["self_cpu_us_per_chunk"] > 0
+        # the mock's own record: every paced write (the tokens, after TTFT and each ITL) of
+        # the measured, warm-up and probe requests
+        tokens = serving.QUICK.tokens
+        assert row["mock_lateness_us"]["writes"] == (row["requests"] + row["streams"] + 1) * tokens
     assert set(result["timer_floor_us"]) == {"server_cpu", "client_cpu"}
+    assert set(result["timer_floor_idle_cpus_us"]) == {"server_cpu", "client_cpu"}
     assert "| streamfold bench | 8 |" in proc.stdout and "TTFT error p50 / p99 ms" in proc.stdout
 
 
 def test_the_peers_records_are_read_as_it_wrote_them(tmp_path: Path) -> None:
-    def line(ttft: float, chunks: list[float], start: int, end: int, **extra: object) -> str:
+    def line(ttft: float, chunks: list[float], start: int, end: int, phase: str = "profiling", **extra: object) -> str:
         return json.dumps(
             {
-                "metadata": {"request_start_ns": start, "request_end_ns": end},
+                "metadata": {"request_start_ns": start, "request_end_ns": end, "benchmark_phase": phase},
                 "metrics": {
                     "time_to_first_token": {"value": ttft, "unit": "ms"},
                     "inter_chunk_latency": {"value": chunks, "unit": "ms"},
@@ -56,6 +61,7 @@ def test_the_peers_records_are_read_as_it_wrote_them(tmp_path: Path) -> None:
     (tmp_path / "profile_export.jsonl").write_text(
         "\n".join(
             [
+                line(150.0, [90.0], 9_000_000_000, 9_400_000_000, phase="warmup"),  # not measured
                 line(101.5, [100.2, 99.9], 10_000_000_000, 10_400_000_000),
                 line(100.7, [100.1], 10_100_000_000, 10_500_000_000),
                 json.dumps(
@@ -73,6 +79,25 @@ def test_the_peers_records_are_read_as_it_wrote_them(tmp_path: Path) -> None:
     assert measured.ttfts_ms == [101.5, 100.7] and measured.itls_ms == [100.2, 99.9, 100.1]
     assert (measured.completed, measured.failed) == (2, 1)
     assert measured.span == pytest.approx((1.0, 1.5))  # wall-clock seconds less the offset: monotonic
+
+
+@pytest.mark.skipif(not hasattr(serving.os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
+def test_the_cpus_are_kept_awake_by_spinners_of_the_lowest_priority() -> None:
+    cpu = sorted(serving.os.sched_getaffinity(0))[0]
+    before = set(serving._children(serving.os.getpid()))
+    with serving.awake([cpu]) as kept:
+        assert kept
+        spinners = set(serving._children(serving.os.getpid())) - before
+        assert len(spinners) == 1
+        (spinner,) = spinners
+        assert serving.os.sched_getaffinity(spinner) == {cpu}
+        deadline = serving.time.monotonic() + 10
+        while serving.os.sched_getscheduler(spinner) != serving.os.SCHED_IDLE:  # it sets its own policy first
+            assert serving.time.monotonic() < deadline
+            serving.time.sleep(0.01)
+    assert spinners.isdisjoint(serving._children(serving.os.getpid()))  # gone once the block is left
+    with serving.awake([None]) as kept:
+        assert not kept  # nothing to pin to
 
 
 def test_cpu_between_two_moments_is_interpolated() -> None:
