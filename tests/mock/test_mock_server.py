@@ -403,3 +403,36 @@ def test_the_mock_says_how_late_its_paced_writes_went_out() -> None:
     # each stream: the first token after ttft, five more after an itl each (usage and [DONE] ride along)
     assert after["writes"] == 3 * 6
     assert 0 <= after["p50_us"] <= after["p99_us"] <= after["max_us"]
+
+
+def test_ttft_counts_from_when_the_request_arrived() -> None:
+    """The protocol puts the request's arrival in the scope; a paced answer's first write is due TTFT after it."""
+    from streamfold.mock._app import RECEIVED
+
+    times: list[float] = []
+    incoming = [
+        {"type": "http.request", "body": orjson.dumps({"stream": True, "messages": MESSAGES}), "more_body": False}
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            times.append(time.monotonic())
+
+    began = time.monotonic()
+    scope = {"type": "http", "path": "/v1/chat/completions", "method": "POST", "headers": [], RECEIVED: began - 0.5}
+    asyncio.run(MockApp(MockConfig(output_tokens=2, ttft=0.6, itl=0.01))(scope, receive, send))  # type: ignore[arg-type]
+    assert began + 0.1 <= times[0] < began + 0.4  # 0.6 s after the arrival, not after the app began
+
+
+def test_the_served_mock_times_requests_as_they_arrive() -> None:
+    pytest.importorskip("httptools")
+    from streamfold.mock._protocol import ReceiptTimedProtocol
+    from streamfold.mock._server import _http_protocol
+
+    assert _http_protocol() is ReceiptTimedProtocol

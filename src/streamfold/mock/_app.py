@@ -98,6 +98,10 @@ class Answer:
     plan: list[tuple[float, Write]] | None
 
 
+#: The ASGI scope's key for when the request began to arrive (``time.monotonic()``).
+RECEIVED = "streamfold.received"
+
+
 class MockApp:
     """ASGI app answering like an OpenAI-compatible server, per ``MockConfig``."""
 
@@ -184,7 +188,9 @@ class MockApp:
             await _json(send, 404, _error(f"no route for {method} {path}", "invalid_request_error"))
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        received = time.monotonic()  # a paced answer's ttft counts from here, as a real server's does
+        # a paced answer's ttft counts from the request's arrival, as a real server's does: when
+        # uvicorn's protocol began parsing it (see _protocol.py), else now
+        received = scope.get(RECEIVED) or time.monotonic()
         body = await _read_body(receive)
         try:
             request = orjson.loads(body) if body else {}

@@ -47,6 +47,16 @@ logging.getLogger("uvicorn.error").addFilter(_HideDeliberateDrops())
 _LEAN: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
+def _http_protocol() -> Any:
+    """uvicorn's ``http`` setting: its httptools protocol timing each request's arrival
+    (``_protocol.py``) when httptools is installed, else uvicorn's own choice."""
+    try:
+        from ._protocol import ReceiptTimedProtocol
+    except ImportError:
+        return "auto"
+    return ReceiptTimedProtocol
+
+
 class MockServer:
     """The mock server on ``host`` (127.0.0.1) and an ephemeral port, in a thread.
 
@@ -75,6 +85,7 @@ class MockServer:
                 log_level="warning",
                 lifespan="off" if wrap is None else "on",
                 access_log=False,
+                http=_http_protocol(),
                 **_LEAN,
             )
         )
@@ -190,6 +201,7 @@ def serve(
         "log_level": "warning" if quiet else "info",
         "access_log": not quiet,
         "lifespan": "off",
+        "http": _http_protocol(),
         **_LEAN,
     }
     if workers == 1:
