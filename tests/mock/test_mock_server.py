@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -222,17 +222,24 @@ def test_keepalive_comments_and_delays(server: MockServer) -> None:
     assert streamfold.fold(response.content)["choices"][0]["finish_reason"] == "stop"
 
 
-def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
-    """The body writes the app makes for one request (the ASGI interface, no network), with
-    the ``created`` time left out (two requests can fall in different seconds)."""
-    sent: list[dict[str, Any]] = []
+def receiving(body: dict[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """An ASGI ``receive`` giving ``body`` as the request, then waiting: the client never leaves."""
     incoming = [{"type": "http.request", "body": orjson.dumps(body), "more_body": False}]
 
     async def receive() -> dict[str, Any]:
         if incoming:
             return incoming.pop()
-        await asyncio.Event().wait()  # the client never leaves
+        await asyncio.Event().wait()
         return {"type": "http.disconnect"}
+
+    return receive
+
+
+def asgi_writes(config: MockConfig, body: dict[str, Any]) -> list[bytes]:
+    """The body writes the app makes for one request (the ASGI interface, no network), with
+    the ``created`` time left out (two requests can fall in different seconds)."""
+    sent: list[dict[str, Any]] = []
+    receive = receiving(body)
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -410,15 +417,7 @@ def test_ttft_counts_from_when_the_request_arrived() -> None:
     from streamfold.mock._app import RECEIVED
 
     times: list[float] = []
-    incoming = [
-        {"type": "http.request", "body": orjson.dumps({"stream": True, "messages": MESSAGES}), "more_body": False}
-    ]
-
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop()
-        await asyncio.Event().wait()
-        return {"type": "http.disconnect"}
+    receive = receiving({"stream": True, "messages": MESSAGES})
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and message["body"]:
