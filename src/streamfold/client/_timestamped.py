@@ -113,7 +113,7 @@ class _Connection:
         self._parser_class = httptools.HttpResponseParser
         self._parser_error = httptools.HttpParserError
         self._parser: Any = None
-        self._header_name = b""
+        self._arrival = 0.0  # when the read being parsed arrived (perf_counter seconds)
         self._length_known = False
         self.read_timeout: float | None = None
         self._last_read = 0.0
@@ -168,12 +168,7 @@ class _Connection:
         if answer.held > PAUSE_BYTES:
             self._pause()
 
-    _arrival = 0.0
-
     # httptools callbacks
-    def on_status(self, status: bytes) -> None:
-        pass
-
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.answer is not None
         key = name.decode("latin-1").lower()
