@@ -45,8 +45,7 @@ class Lateness:
     def __init__(self) -> None:
         self.counts = [0] * (self.BINS + 1)
         self.writes = 0
-        self.latest = 0.0  # the latest write's lateness, and the largest seen
-        self.largest = 0.0
+        self.largest = 0.0  # seconds: the latest write yet
 
     def add(self, late: float) -> None:
         # hot loop: once per paced write
