@@ -108,6 +108,7 @@ class _Connection:
         self.fd = sock.fileno()
         self.key = key
         self.closed = False
+        self.keep_alive = True  # False once an answer said the connection ends with it
         self.reading = False
         self.answer: _Answer | None = None
         self._parser_class = httptools.HttpResponseParser
@@ -198,14 +199,14 @@ class _Connection:
         assert answer is not None
         answer.complete = True
         if not self._parser.should_keep_alive():
-            self.key = ("", 0)  # not reusable
+            self.keep_alive = False
         answer.wake()
 
     def _eof(self) -> None:
         answer = self.answer
         if answer is not None and answer.head_done and not answer.complete and not self._length_known:
             answer.complete = True  # an answer without a length ends where the connection does
-            self.key = ("", 0)
+            self.keep_alive = False
             answer.wake()
             self.close()
             return
@@ -254,7 +255,7 @@ class _Connection:
         return answer
 
     def reusable(self) -> bool:
-        return not self.closed and self.key != ("", 0)
+        return not self.closed and self.keep_alive
 
     def release(self) -> None:
         self.answer = None
