@@ -15,7 +15,7 @@ import pytest
 from streamfold._timer import PreciseTimer
 from streamfold.mock import MockConfig
 from streamfold.mock._generate import completion_chunks, delays
-from streamfold.mock._pacer import Pacer
+from streamfold.mock._pacer import WRITES_PER_TURN, Pacer
 
 REQUEST = {
     "messages": [{"role": "user", "content": "one two three"}],
@@ -74,6 +74,94 @@ def test_a_cancelled_or_replaced_deadline_does_not_fire() -> None:
         return calls
 
     assert asyncio.run(scenario()) == []
+
+
+def test_a_near_deadline_is_busy_waited_for_and_fires_once() -> None:
+    """Within ``busy_wait`` the timer keeps the loop turning: the callback comes after the
+    deadline, once, also when the deadline was first set far (on the timerfd) and moved
+    near, or set near and moved far."""
+
+    async def scenario() -> tuple[list[float], list[float], bool]:
+        loop = asyncio.get_running_loop()
+        fired: list[float] = []
+        timer = PreciseTimer(loop, lambda: fired.append(time.monotonic()), busy_wait=0.01)
+        deadlines = [time.monotonic() + 0.003]
+        timer.at(deadlines[0])  # near: turning
+        turned = timer._turning
+        await asyncio.wait_for(_next_fire(fired, 1), 2)
+        timer.at(time.monotonic() + 0.05)  # far: on the timer ...
+        deadlines.append(time.monotonic() + 0.004)
+        timer.at(deadlines[1])  # ... then near: the timer's later firing is ignored
+        await asyncio.wait_for(_next_fire(fired, 2), 2)
+        deadlines.append(time.monotonic() + 0.002)
+        timer.at(deadlines[2])  # near ...
+        deadlines[2] = time.monotonic() + 0.03
+        timer.at(deadlines[2])  # ... then far: the turns already queued do not fire it
+        await asyncio.wait_for(_next_fire(fired, 3), 2)
+        await asyncio.sleep(0.08)  # past the abandoned 50 ms deadline: nothing more
+        timer.close()
+        return fired, deadlines, turned
+
+    fired, deadlines, turned = asyncio.run(scenario())
+    assert turned
+    assert len(fired) == 3
+    assert all(at >= due for at, due in zip(fired, deadlines))
+
+
+def test_a_first_write_goes_before_later_writes_due_earlier() -> None:
+    """When the loop is behind, a stream's first write (its TTFT) is made before writes of
+    other streams that were due earlier."""
+    order: list[bytes] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(loop)
+
+        async def send(message: Any) -> None:
+            order.append(message["body"])
+            if message["body"] == b"a1":
+                time.sleep(0.02)  # the loop is held past a2's and b1's times
+
+        began = time.monotonic()
+        streams = [
+            [(0.001, {"body": b"a1"}), (0.004, {"body": b"a2"})],  # a2 due at 5 ms
+            [(0.006, {"body": b"b1"})],  # b1, a first write, due at 6 ms
+        ]
+        finished = [loop.create_future() for _ in streams]
+        for plan, done in zip(streams, finished):
+            pacer.start(plan, send, asyncio.Event(), random.Random(0), 0.0, done, since=began)
+        await asyncio.wait_for(asyncio.gather(*finished), 2)
+        pacer.close()
+
+    asyncio.run(scenario())
+    assert order == [b"a1", b"b1", b"a2"]
+
+
+def test_the_pacer_lets_the_loop_turn_between_a_few_writes() -> None:
+    """Many writes due at once go ``WRITES_PER_TURN`` at a time, the loop's other work (a
+    request being read) in between."""
+    seen: list[int] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(loop)
+        written: list[bytes] = []
+
+        async def send(message: Any) -> None:
+            if not written:
+                loop.call_soon(lambda: seen.append(len(written)))  # other work, queued by the first write
+            written.append(message["body"])
+
+        began = time.monotonic()
+        finished = [loop.create_future() for _ in range(3 * WRITES_PER_TURN)]
+        for done in finished:
+            pacer.start([(0.002, {"body": b"x"})], send, asyncio.Event(), random.Random(0), 0.0, done, since=began)
+        time.sleep(0.005)  # all of them due before the loop gets to them
+        await asyncio.wait_for(asyncio.gather(*finished), 2)
+        pacer.close()
+
+    asyncio.run(scenario())
+    assert seen == [WRITES_PER_TURN]
 
 
 def test_the_mock_waits_ttft_then_itl_between_tokens_only() -> None:

@@ -69,6 +69,11 @@ SETTING_HELP: dict[str, tuple[str | None, str]] = {
         "requests per minute, then 429 with Retry-After; x-ratelimit-* headers (default: none)",
     ),
     "rate_limit_tokens": ("N", "tokens per minute, then 429 with Retry-After; x-ratelimit-* headers (default: none)"),
+    "busy_wait": (
+        "S",
+        "wait for paced writes due within S seconds by keeping the loop turning, not on a timer: "
+        "more punctual, at the cost of a core",
+    ),
 }
 
 

@@ -124,7 +124,7 @@ class MockApp:
         loop = asyncio.get_running_loop()
         if self._paced_on is not loop:
             self.close()
-            self._paced_on, self._paced_by = loop, Pacer(loop, self.lateness)
+            self._paced_on, self._paced_by = loop, Pacer(loop, self.lateness, busy_wait=self.config.busy_wait)
         assert self._paced_by is not None
         return self._paced_by
 

@@ -40,7 +40,10 @@ class MockConfig:
     only the first ``fault_times`` requests made with these same settings (a retry then
     succeeds).  Rate limits (server-wide: a request's own settings cannot change them):
     ``rate_limit_requests`` and ``rate_limit_tokens`` per minute, passed: a 429 with
-    ``Retry-After``; told in ``x-ratelimit-*`` headers (see ``_ratelimit.py``).  ``seed`` makes the output reproducible.  ``provider`` shapes the chunks as
+    ``Retry-After``; told in ``x-ratelimit-*`` headers (see ``_ratelimit.py``).  ``busy_wait``
+    (server-wide too): paced writes due within that many seconds are waited for by keeping
+    the event loop turning rather than on a timer, more punctual at the cost of a core (see
+    ``streamfold._timer``).  ``seed`` makes the output reproducible.  ``provider`` shapes the chunks as
     that server does (``openai``, ``azure``, ``groq``, ``deepseek``, ``openrouter``,
     ``ollama``, ``vllm``, ``gemini``, ``mistral``, ``writer``: see ``_providers.py``).
     """
@@ -70,6 +73,7 @@ class MockConfig:
     fault_times: int | None = None
     rate_limit_requests: int | None = None
     rate_limit_tokens: int | None = None
+    busy_wait: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("output_tokens", "reasoning_tokens", "tool_calls", "keepalive_every"):
@@ -79,7 +83,7 @@ class MockConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        for name in ("ttft", "itl", "jitter"):
+        for name in ("ttft", "itl", "jitter", "busy_wait"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("usage", "continuous_usage"):

