@@ -495,7 +495,13 @@ def _wait_until_serving(server: Server) -> None:
 
 @contextlib.contextmanager
 def _running_server(
-    output_tokens: int, itl: float = 0.0, *, source: Path | None = None, cpu: int | None = None, ttft: float = 0.0
+    output_tokens: int,
+    itl: float = 0.0,
+    *,
+    source: Path | None = None,
+    cpu: int | None = None,
+    ttft: float = 0.0,
+    busy_wait: float = 0.0,
 ) -> Iterator[Server]:
     """Start ``python -m streamfold serve`` on a free port (from ``source``, a directory holding
     another version of the package, when given), pinned to ``cpu``; stop it whatever happens."""
@@ -517,6 +523,8 @@ def _running_server(
     ]
     if ttft:
         command += ["--ttft", repr(ttft)]
+    if busy_wait:
+        command += ["--busy-wait", repr(busy_wait)]
     env = dict(os.environ)
     cwd = None
     if source is not None:

@@ -27,14 +27,12 @@ harness's own per-request output:
 The machine's own floor is measured too: how late a timerfd timer on each CPU wakes a
 sleeping process (a harness cannot time a chunk better than the machine wakes it).
 
-On a virtual machine an idle vCPU is halted, and waking it (a timer, a packet) costs a trip
-through the hypervisor: measured here, a sleeping process woke 1.8 ms late at p99 on an idle
-vCPU and 0.12 ms late on a busy one.  So, unless ``--idle-cpus`` is given, both CPUs are kept
-from halting during the section by a spinner of the lowest priority on each (``SCHED_IDLE``:
-the kernel runs it only when nothing else wants the CPU, and switches away from it at once),
-the user-space form of booting with ``idle=poll``.  The mock, both harnesses and the floor
-run alike under it; the floor is measured both ways, and the spinners' CPU is in nobody's
-figures (they are not in the harness's process tree, nor reaped before a harness ends).
+The machine is kept quiet meanwhile, unless ``--as-is`` is given (see ``quiet.py``):
+its CPUs kept from halting when idle (on a virtual machine waking a halted vCPU goes through
+the hypervisor: a sleeping process woke 1.8 ms late at p99 on an idle vCPU here), and the
+kernel's movable threads moved off the mock's CPU.  The mock keeps its loop turning for
+writes due within ``BUSY_WAIT_S`` rather than arming a timer for each (``--busy-wait``).
+The floor is measured both ways, and nothing of this is in anybody's CPU figures.
 """
 
 from __future__ import annotations
@@ -53,7 +51,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +59,10 @@ from typing import Any
 from streamfold.mock._generate import LOREM_WORDS
 
 if __package__:
-    from . import e2e
+    from . import e2e, quiet
 else:  # python benchmarks/serving.py
     import e2e  # type: ignore[no-redef]
+    import quiet  # type: ignore[no-redef]
 
 MODEL = "mock-gpt"
 #: Chunks the mock sends per request besides its tokens: the role, the finish and the usage chunk.
@@ -71,6 +70,9 @@ EXTRA_CHUNKS = 3
 OURS = "streamfold bench"
 PEER = "AIPerf"
 SAMPLE_S = 0.1
+#: The mock keeps its loop turning for writes due within this (MockConfig.busy_wait): measured,
+#: 1,024 streams, three runs each, TTFT error p50 0.11-0.13 ms on a timer, 0.06-0.10 ms so.
+BUSY_WAIT_S = 0.0003
 RUN_TIMEOUT_S = 900.0
 #: Words the peer's tokenizer knows: the mock's lorem words (others count as one token each).
 _VOCABULARY = LOREM_WORDS
@@ -422,29 +424,6 @@ def _row(
     return row
 
 
-#: A busy loop at the lowest scheduling priority (Linux's SCHED_IDLE).
-_SPIN = "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\nwhile True:\n    pass\n"
-
-
-@contextlib.contextmanager
-def awake(cpus: Sequence[int | None]) -> Iterator[bool]:
-    """Keep ``cpus`` from halting (a SCHED_IDLE spinner pinned to each) while inside; yields
-    whether they are kept awake (not where there is no SCHED_IDLE or no CPU to pin to)."""
-    chosen = [cpu for cpu in cpus if cpu is not None]
-    if not chosen or not hasattr(os, "SCHED_IDLE"):
-        yield False
-        return
-    spinners = [subprocess.Popen([sys.executable, "-c", _SPIN], stdin=subprocess.DEVNULL) for _ in chosen]
-    try:
-        for spinner, cpu in zip(spinners, chosen):
-            os.sched_setaffinity(spinner.pid, {cpu})
-        yield True
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
-
-
 def timer_floor(cpu: int | None, seconds: float = 2.0) -> dict[str, float]:
     """How late (µs) a ``PreciseTimer`` wakes this process on ``cpu``, every 10 ms for ``seconds``."""
     import streamfold
@@ -497,10 +476,11 @@ def run(
     quick: bool = False,
     progress: Callable[[str], None] = print,
     peer: bool | None = None,
-    keep_awake: bool = True,
+    quiet_machine: bool = True,
 ) -> dict[str, Any]:
     """Run the section (see the module docstring); ``peer`` forces the peer on or off;
-    ``keep_awake``: keep both CPUs from halting meanwhile."""
+    ``quiet_machine``: keep the CPUs from halting and the kernel's threads off the mock's
+    CPU meanwhile (``quiet.py``)."""
     mode = QUICK if quick else FULL
     with_peer = mode.peer if peer is None else peer
     pinned = e2e.cpus()
@@ -512,7 +492,8 @@ def run(
     peer_status = None if not with_peer else (None if peer_available() else "skipped: aiperf is not installed")
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     with (
-        awake([server_cpu, client_cpu] if keep_awake else []) as kept_awake,
+        quiet.awake([server_cpu, client_cpu] if quiet_machine else []) as kept_awake,
+        quiet.kernel_threads_moved_off(server_cpu if quiet_machine else None) as moved,
         tempfile.TemporaryDirectory() as scratch_name,
         e2e._pinned(client_cpu),
     ):
@@ -526,7 +507,9 @@ def run(
                 if harness == PEER and peer_status is not None:
                     rows.append(_row(harness, mode, level, None, None, peer_status))
                     continue
-                with e2e._running_server(mode.tokens, mode.itl, ttft=mode.ttft, cpu=server_cpu) as server:
+                with e2e._running_server(
+                    mode.tokens, mode.itl, ttft=mode.ttft, cpu=server_cpu, busy_wait=BUSY_WAIT_S
+                ) as server:
                     row = _measure(harness, mode, level, server, client_cpu, scratch, tokenizer, prompts)
                     row["mock_lateness_us"] = mock_lateness(server.base_url)
                     rows.append(row)
@@ -539,7 +522,9 @@ def run(
         "pinned": {"server_cpu": server_cpu, "client_cpu": client_cpu} if pinned else None,
         "timer_floor_us": floors,
         "timer_floor_idle_cpus_us": idle_floors,
-        "cpus_kept_awake": kept_awake,
+        "cpus_kept_awake_by": kept_awake,
+        "kernel_threads_moved_off_mock_cpu": moved,
+        "mock_busy_wait_s": BUSY_WAIT_S,
         "load_average": load_before,
         "rows": rows,
         "peer_version": _version("aiperf"),
@@ -618,6 +603,13 @@ def _floor_text(floor: dict[str, dict[str, float]]) -> str:
     )
 
 
+#: How the CPUs were kept from halting, in the table's words.
+_AWAKE_TEXT = {
+    quiet.BY_PM_QOS: "a 0 µs wake-up latency request, /dev/cpu_dma_latency",
+    quiet.BY_SPINNERS: "a SCHED_IDLE spinner on each",
+}
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The section as Markdown: the setting, the machine's floor, one row per harness and level."""
     pinned = result.get("pinned")
@@ -629,14 +621,24 @@ def markdown(result: dict[str, Any]) -> str:
     floor = result["timer_floor_us"]
     idle = result.get("timer_floor_idle_cpus_us") or floor
     load = result.get("load_average")
-    awake_cpus = result.get("cpus_kept_awake", False)
+    # runs before quiet.py say only whether spinners kept the CPUs awake
+    awake_by = result.get("cpus_kept_awake_by") or (quiet.BY_SPINNERS if result.get("cpus_kept_awake") else None)
+    moved = result.get("kernel_threads_moved_off_mock_cpu") or []
+    busy_wait = result.get("mock_busy_wait_s")
     lines = [
         f"Mock: TTFT {result['ttft_s'] * 1000:g} ms, ITL {result['itl_s'] * 1000:g} ms, {result['tokens']} "
-        f"tokens a request; {where}; load average before the run "
+        f"tokens a request"
+        + (f", writes due within {busy_wait * 1e6:g} µs waited for with its loop turning" if busy_wait else "")
+        + f"; {where}; load average before the run "
         f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}; "
-        + ("both CPUs kept from halting (a SCHED_IDLE spinner on each)." if awake_cpus else "CPUs left to idle.")
+        + (f"CPUs kept from halting ({_AWAKE_TEXT.get(awake_by, awake_by)})" if awake_by else "CPUs left to idle")
+        + (
+            f", {len(moved)} of the kernel's movable threads kept off the mock's CPU."
+            if moved
+            else ", the kernel's threads left where they were."
+        )
         + "  The machine's floor, a timerfd waking a sleeping process, p50 / p99: "
-        f"{_floor_text(floor)}" + (f" (with the CPUs left to idle: {_floor_text(idle)})." if awake_cpus else "."),
+        f"{_floor_text(floor)}" + (f" (with the CPUs left to idle: {_floor_text(idle)})." if awake_by else "."),
         "",
         "| harness | streams | requests | TTFT error p50 / p99 ms | ITL error p1 / p50 / p99 ms "
         "| abs ITL error p99 ms | client µs / chunk | client busy | mock µs / chunk | mock writes late p50 / p99 ms |",
@@ -672,14 +674,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
     parser.add_argument(
-        "--idle-cpus", action="store_true", help="let the CPUs halt when idle (no spinners: see the module docstring)"
+        "--as-is",
+        action="store_true",
+        help="leave the machine as it is: CPUs halting when idle, the kernel's threads where they are (quiet.py)",
     )
     args = parser.parse_args(argv)
     result = run(
         quick=args.quick,
         peer=args.peer,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
-        keep_awake=not args.idle_cpus,
+        quiet_machine=not args.as_is,
     )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

@@ -3,9 +3,13 @@ read the peer's output and the CPU samples (no speed is asserted here)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import quiet
 import serving
 
 
@@ -81,23 +86,57 @@ def test_the_peers_records_are_read_as_it_wrote_them(tmp_path: Path) -> None:
     assert measured.span == pytest.approx((1.0, 1.5))  # wall-clock seconds less the offset: monotonic
 
 
-@pytest.mark.skipif(not hasattr(serving.os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
-def test_the_cpus_are_kept_awake_by_spinners_of_the_lowest_priority() -> None:
-    cpu = sorted(serving.os.sched_getaffinity(0))[0]
-    before = set(serving._children(serving.os.getpid()))
-    with serving.awake([cpu]) as kept:
-        assert kept
-        spinners = set(serving._children(serving.os.getpid())) - before
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
+def test_spinners_of_the_lowest_priority_keep_a_cpu_busy_while_inside() -> None:
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    before = set(serving._children(os.getpid()))
+    with quiet._spinners([cpu]) as spinning:
+        assert spinning
+        spinners = set(serving._children(os.getpid())) - before
         assert len(spinners) == 1
         (spinner,) = spinners
-        assert serving.os.sched_getaffinity(spinner) == {cpu}
-        deadline = serving.time.monotonic() + 10
-        while serving.os.sched_getscheduler(spinner) != serving.os.SCHED_IDLE:  # it sets its own policy first
-            assert serving.time.monotonic() < deadline
-            serving.time.sleep(0.01)
-    assert spinners.isdisjoint(serving._children(serving.os.getpid()))  # gone once the block is left
-    with serving.awake([None]) as kept:
-        assert not kept  # nothing to pin to
+        assert os.sched_getaffinity(spinner) == {cpu}
+        deadline = time.monotonic() + 10
+        while os.sched_getscheduler(spinner) != os.SCHED_IDLE:  # it sets its own policy first
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert spinners.isdisjoint(serving._children(os.getpid()))  # gone once the block is left
+
+
+def test_the_cpus_are_kept_awake_by_a_latency_request_or_else_spinners() -> None:
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    with quiet.awake([None]) as how:
+        assert how is None  # nothing to pin to
+    try:
+        with open(quiet.CPU_DMA_LATENCY, "rb") as file:
+            usual = struct.unpack("i", file.read(4))[0]
+    except OSError:
+        usual = None
+    with quiet.awake([cpu]) as how:
+        if usual is None:
+            assert how in (quiet.BY_SPINNERS, None)
+            return
+        assert how == quiet.BY_PM_QOS
+        with open(quiet.CPU_DMA_LATENCY, "rb") as file:
+            assert struct.unpack("i", file.read(4))[0] == 0  # the kernel's target while inside
+    with open(quiet.CPU_DMA_LATENCY, "rb") as file:
+        assert struct.unpack("i", file.read(4))[0] == usual  # withdrawn on leaving
+
+
+def test_the_kernels_movable_threads_are_kept_off_a_cpu_and_given_back() -> None:
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU")
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    before = {pid: allowed for pid, _, allowed in quiet.kernel_threads(cpu)}
+    assert all(cpu in allowed and len(allowed) > 1 for allowed in before.values())
+    with quiet.kernel_threads_moved_off(cpu) as moved:
+        still = {pid for pid, _, _ in quiet.kernel_threads(cpu)}
+        if not moved:
+            pytest.skip("no kernel thread can be moved here (needs root, and the kernel's threads in view)")
+        assert len(before) - len(still) == len(moved)  # each moved one no longer may run on cpu
+    for pid, allowed in before.items():  # given back
+        with contextlib.suppress(ProcessLookupError):  # unless gone meanwhile
+            assert os.sched_getaffinity(pid) == allowed
 
 
 def test_cpu_between_two_moments_is_interpolated() -> None:
