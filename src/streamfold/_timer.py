@@ -83,7 +83,6 @@ class PreciseTimer:
         self._busy_wait = busy_wait
         self._deadline: float | None = None
         self._turning = False  # a _turn callback is on the loop's ready queue
-        self._armed: float | None = None  # what the timerfd (or the loop's timer) is set to
         self._handle: asyncio.TimerHandle | None = None
         made = _timerfd()
         self._fd = made[0] if made is not None else -1
@@ -109,12 +108,10 @@ class PreciseTimer:
     def cancel(self) -> None:
         """Forget the deadline."""
         self._deadline = None
-        if self._armed is not None:
-            self._set(None)
+        self._set(None)
 
     def _set(self, deadline: float | None) -> None:
         """Arm the timerfd (or the loop's timer) at ``deadline``; None disarms it."""
-        self._armed = deadline
         if self._arm is not None:
             self._arm(0.0 if deadline is None else max(deadline, 1e-9))  # 0 disarms: keep 1 ns
             return
@@ -129,7 +126,6 @@ class PreciseTimer:
             os.read(self._fd, 8)  # the expiration count: reading it re-arms the fd's readiness
         except BlockingIOError:  # re-armed or cancelled between the wake-up and now
             return
-        self._armed = None
         self._due()
 
     def _turn(self) -> None:
